@@ -54,7 +54,15 @@ class Permanent(Exception):
 
 
 class Final(Exception):
-    """The engine refused the registration for good (a 4xx)."""
+    """The engine refused the registration for good (a 4xx but 408 and 429)."""
+
+
+def for_now(status):
+    """Whether the engine's answer refuses a registration or renewal for now
+    only, so that it is sent again: 5xx, 429 (too many requests) and 408 (a
+    request timed out: a load balancer's, in front of the engine), as
+    engine/provider reads them. Another 4xx is final."""
+    return status >= 500 or status in (408, 429)
 
 
 def parse_deadline(s):
@@ -147,8 +155,8 @@ class Provider:
 
     def register(self):
         """PUTs the registration until the engine answers it: backoff from 100ms
-        doubling to a third of the TTL while it does not answer or answers 5xx
-        or 429; another 4xx raises Final."""
+        doubling to a third of the TTL while it does not answer or answers 5xx,
+        429 or 408 (for_now); another 4xx raises Final."""
         handlers = []
         for (name, rollback), (_, outcomes) in sorted(self.handlers.items()):
             h = {"name": name, "url": self.handler_url(name, rollback)}
@@ -176,7 +184,7 @@ class Provider:
                     log("engine warns: %s" % w)
                 log("registered %s replica %s until %s" % (self.name, self.replica, lease["expires"]))
                 return
-            if status is not None and 400 <= status < 500 and status != 429:
+            if status is not None and 400 <= status < 500 and not for_now(status):
                 raise Final("registration refused: %s %s" % (status, lease))
             log("registration not answered (%s %s); again in %.1fs" % (status, lease, backoff))
             self.stopping.wait(backoff)
@@ -199,7 +207,7 @@ class Provider:
                 if status == 404:  # the engine restarted, or the lease expired
                     log("lease gone (404): registering again")
                     self.register()
-                elif status == 429 or status >= 500:
+                elif for_now(status):
                     log("renewal answered %s; again at the next turn" % status)
                 else:  # 403: an admin replaced the lease; 401: our token was taken out
                     raise Final("renewal refused: %s %s" % (status, lease))

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowgen/flowgen/internal/leasetest"
 	"github.com/flowgen/flowgen/internal/logtest"
 )
 
@@ -249,4 +250,18 @@ func lookPython(t *testing.T) string {
 		t.Skipf("no python3 on PATH (%s=1 makes this a failure)", envRequirePython)
 	}
 	return python
+}
+
+// A registration or renewal answered 408 (a load balancer's timeout in
+// front of the engine) is for now, as docs/engine.md says of
+// engine/provider's leases: the provider asks again, as it does after a
+// 429 or a 5xx. Before, it took a 408 for a final refusal and stopped.
+func TestPythonProviderRetriesAfter408(t *testing.T) {
+	python := lookPython(t)
+	eng := leasetest.RefusingFirst(t, http.StatusRequestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // bounds a hang, not a timed assertion
+	defer cancel()
+	cmd := exec.CommandContext(ctx, python, "-B", filepath.Join(pyProviderDir, "provider.py"), "-engine", eng.URL, "-ttl", "1", "-linger", "0")
+	cmd.Env = append(os.Environ(), "FLOWGEN_PROVIDER_TOKEN="+pyProviderToken)
+	eng.CheckRenewsAfterRefusal(t, cmd)
 }
