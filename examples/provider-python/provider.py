@@ -39,6 +39,10 @@ PROTOCOL_VERSION = 1  # provider.Version
 # state the next call carries, and 64 KiB for the call's other members.
 MAX_BODY = (16 << 20) + (64 << 10)
 TOKEN_WAIT = 10.0  # a call that comes before its registration's answer waits this long for the token
+# A connection that sends nothing (or stalls sending) this long is closed:
+# anyone who reaches the port can open one, and each holds a thread.
+READ_TIMEOUT = 10.0
+SHUTDOWN = 10.0  # time the calls in flight have once the provider stops, as engine/provider's
 # Answers kept for a later attempt under the same key, at most (the oldest
 # go first): enough for the retries of the calls of the last while, not a
 # record of every call ever served.
@@ -330,8 +334,30 @@ class CallHandler(http.server.BaseHTTPRequestHandler):
     """POST /step/NAME and /rollback/NAME: the engine's calls."""
 
     provider = None  # set by serve()
+    timeout = READ_TIMEOUT  # socketserver's: each read and write on the connection
+    # The calls in flight (a request read, its answer not yet written), which
+    # the provider waits for when it stops; an idle or silent connection is
+    # not one, and does not keep it from stopping.
+    in_flight = 0
+    in_flight_cond = threading.Condition()
 
     def do_POST(self):
+        with CallHandler.in_flight_cond:
+            CallHandler.in_flight += 1
+        try:
+            self.serve_post()
+        finally:
+            with CallHandler.in_flight_cond:
+                CallHandler.in_flight -= 1
+                CallHandler.in_flight_cond.notify_all()
+
+    @classmethod
+    def wait_calls(cls, timeout):
+        """Waits until no call is in flight, at most timeout seconds."""
+        with cls.in_flight_cond:
+            cls.in_flight_cond.wait_for(lambda: cls.in_flight == 0, timeout)
+
+    def serve_post(self):
         p = self.provider
         parts = self.path.split("/")
         if len(parts) != 3 or parts[0] != "" or parts[1] not in ("step", "rollback"):
@@ -359,6 +385,9 @@ class CallHandler(http.server.BaseHTTPRequestHandler):
         except (ValueError, KeyError) as e:
             self.close_connection = True
             return self.reply(400, {"error": {"message": str(e), "class": "permanent"}})
+        except OSError:  # the caller stalled (READ_TIMEOUT) or left: no one to answer
+            self.close_connection = True
+            return
         answer = p.serve_call(name, rollback, req)
         if answer is LOST:
             return self.reply(503, None)
@@ -489,7 +518,10 @@ def main():
 
     host, _, port = args.listen.rpartition(":")
     server = http.server.ThreadingHTTPServer((host, int(port)), CallHandler)
-    server.daemon_threads = False  # server_close joins the calls in flight
+    # server_close joins no connection's thread: a connection that sends
+    # nothing would keep the process up until its client closed it. The
+    # calls in flight are waited for instead (CallHandler.wait_calls).
+    server.daemon_threads = True
     base = args.url.rstrip("/") or "http://%s:%d" % (host, server.server_address[1])
 
     p = Provider(args.name, args.engine, token, args.replica, args.ttl, base, args.log)
@@ -511,11 +543,13 @@ def main():
     p.stopping.set()
     p.withdraw()
     # A call the engine sent before the withdrawal may still arrive: serve a
-    # little longer, then stop accepting and wait for the calls in flight
-    # (each bounded by its deadline, when the step has one).
+    # little longer, then stop accepting and wait for the calls in flight,
+    # at most SHUTDOWN seconds: the engine takes a call cut short then
+    # for a failed attempt, and calls again under the same key.
     time.sleep(args.linger)
     server.shutdown()
     server.server_close()
+    CallHandler.wait_calls(SHUTDOWN)
     return 0 if stop.is_set() else 1
 
 
