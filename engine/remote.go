@@ -746,6 +746,12 @@ func (rm *remote) missing(fl *dsl.Flow, blocks map[string]*dsl.Step, m dsl.GoMet
 	if live {
 		return ds
 	}
+	if len(outcomes) > MaxProviderOutcomes {
+		// check refuses such a registration: no provider will come.
+		return append(ds, diag.Warnf(m.Range, "no-provider", "no provider can serve %s %q of flow %q: it declares %d named outcomes, and a provider registers at most %d (engine.MaxProviderOutcomes); its runs wait for an in-process handler within the step's deadline",
+			kind, m.Name, fl.Name, len(outcomes), MaxProviderOutcomes).
+			WithHint("declare at most %d outcomes, or serve the step in process (Registry.Step)", MaxProviderOutcomes))
+	}
 	what := "its runs wait for one in the step's waiting state, within the step's deadline"
 	if blk := blocks[m.Name]; blk != nil && !m.Rollback {
 		what = fmt.Sprintf("a branch of parallel block %q has no waiting state: each attempt waits for one up to %v, then fails and is retried", blk.Name, rm.opts.Wait)

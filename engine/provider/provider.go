@@ -349,7 +349,8 @@ func (p *Provider) KeepLease(ctx context.Context, hs []Handler) error {
 // connection is up. A renewal tells the engine that the replica serves:
 // it makes callable again a replica that a call found unreachable
 // (docs/engine.md#replicas). While serving is false, no renewal is sent
-// (each one skipped is logged): a replica that cannot take calls but
+// (each one skipped is logged), and once it is true again, within
+// ServingPoll, one is: a replica that cannot take calls but
 // renewed would have each run waiting for its handlers spend an attempt,
 // failing, at each renewal. Its lease expires once it has not renewed
 // for its TTL, and the next renewal, once it serves again, registers it
@@ -366,16 +367,27 @@ func (p *Provider) KeepLeaseWhile(ctx context.Context, hs []Handler, serving fun
 	defer p.withdraw()
 	tick := time.NewTicker(p.opts.TTL / 3)
 	defer tick.Stop()
+	// Armed once a renewal was skipped: the replica renews as soon as it
+	// serves again, not a third of the TTL later, while it may have been
+	// passed over (a call found it gone) or its lease may have expired.
+	var poll <-chan time.Time
 	for {
+		ticked := false
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
+			ticked = true
+		case <-poll:
 		}
 		if serving != nil && !serving() {
-			p.opts.Logger.Warn("provider lease not renewed: it cannot serve now", "provider", p.opts.Name)
+			if ticked { // once a turn, not at each look
+				p.opts.Logger.Warn("provider lease not renewed: it cannot serve now", "provider", p.opts.Name)
+			}
+			poll = time.After(min(ServingPoll, p.opts.TTL/3))
 			continue
 		}
+		poll = nil
 		code, err := p.send(ctx, http.MethodPost, "/renew", nil, nil)
 		if code == http.StatusNotFound {
 			err = p.register(ctx, reg)
@@ -389,6 +401,11 @@ func (p *Provider) KeepLeaseWhile(ctx context.Context, hs []Handler, serving fun
 		}
 	}
 }
+
+// ServingPoll is how often KeepLeaseWhile asks whether a replica that
+// skipped a renewal, as it could not serve, serves again: it then renews
+// at once rather than at its next turn.
+const ServingPoll = 250 * time.Millisecond
 
 // newReplicaID is a replica ID unique to this process and Provider: the
 // host name (which tells an operator reading GET /providers where it

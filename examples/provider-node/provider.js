@@ -112,10 +112,18 @@ async function engineRequest(method, path, body) {
   return { status: res.status, json, text };
 }
 
+// forNow says whether the engine's answer refuses a registration or a
+// renewal for now only, so that it is sent again: 5xx, 429 (too many
+// requests) and 408 (a request timed out: a load balancer's, in front of
+// the engine), as engine/provider reads them. Another 4xx is final.
+function forNow(status) {
+  return status >= 500 || status === 408 || status === 429;
+}
+
 // register PUTs this replica's handlers; the answer's call_token is what
 // the engine's calls carry from then on (each PUT issues another). An
-// engine that is not there yet, or answers 5xx or 429, is asked again
-// after a backoff; another refusal (400, 403, 409) is final.
+// engine that is not there yet, or refuses for now (forNow), is asked
+// again after a backoff; another refusal (400, 403, 409) is final.
 function register() {
   registering ??= (async () => {
     const reg = {
@@ -138,7 +146,7 @@ function register() {
         log(`registered ${opt.name} replica ${replica}`);
         return;
       }
-      if (res.status >= 400 && res.status < 500 && res.status !== 429) throw new Error(`register: ${res.status} ${res.text.trim()}`);
+      if (res.status >= 400 && res.status < 500 && !forNow(res.status)) throw new Error(`register: ${res.status} ${res.text.trim()}`);
       log(`not registered yet: ${res.status || ''} ${res.text.trim()}`);
       if (stopping) throw new Error('stopping');
       await sleep(wait);
@@ -149,9 +157,9 @@ function register() {
 
 // keepLease renews the lease three times per TTL, so that one lost
 // renewal does not end it; a 404 means the engine no longer has it
-// (it restarted, or the lease expired): register again. A 429 (too many
-// requests, the engine's or a proxy's) is for now: try again at the next
-// turn. Another 4xx (403: an admin replaced the lease; 401: our token was
+// (it restarted, or the lease expired): register again. A refusal for
+// now (forNow: 429, 408, 5xx, the engine's or a proxy's): try again at
+// the next turn. Another 4xx (403: an admin replaced the lease; 401: our token was
 // taken out) means that serving on would serve no one: stop.
 async function keepLease() {
   while (!stopping) {
@@ -166,7 +174,7 @@ async function keepLease() {
     }
     try {
       if (res.status === 404) await register();
-      else if (res.status >= 400 && res.status < 500 && res.status !== 429) throw new Error(`renew: ${res.status} ${res.text.trim()}`);
+      else if (res.status >= 400 && res.status < 500 && !forNow(res.status)) throw new Error(`renew: ${res.status} ${res.text.trim()}`);
       else if (res.status !== 200) log(`renew: ${res.status} ${res.text.trim()}`);
     } catch (err) {
       log(`${err.message}; stopping`);

@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/flowgen/flowgen/internal/leasetest"
 )
 
 // TestNodeProvider: a run completes through the node provider; a disputed
@@ -445,4 +447,23 @@ func TestNodeProviderTokenNotPrintable(t *testing.T) {
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "not printable ASCII (a line break: two provider tokens in the file?)") {
 		t.Fatalf("%v, want exit 1 saying why the token is refused:\n%s", err, out)
 	}
+}
+
+// A registration or renewal answered 408 (a load balancer's timeout in
+// front of the engine) is for now, as docs/engine.md says of
+// engine/provider's leases: the provider asks again, as it does after a
+// 429 or a 5xx. Before, it took a 408 for a final refusal and exited.
+func TestNodeProviderRetriesAfter408(t *testing.T) {
+	if _, err := exec.LookPath("node"); err != nil {
+		if os.Getenv("FLOWGEN_REQUIRE_NODE") == "1" {
+			t.Fatal("FLOWGEN_REQUIRE_NODE=1 and no node on PATH")
+		}
+		t.Skip("no node on PATH (FLOWGEN_REQUIRE_NODE=1 makes this a failure)")
+	}
+	eng := leasetest.RefusingFirst(t, http.StatusRequestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // bounds a hang, not a timed assertion
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "provider.js", "--engine", eng.URL, "--ttl", "1s")
+	cmd.Env = append(os.Environ(), "FLOWGEN_PROVIDER_TOKEN="+secret())
+	eng.CheckRenewsAfterRefusal(t, cmd)
 }

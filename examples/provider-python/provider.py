@@ -39,6 +39,10 @@ PROTOCOL_VERSION = 1  # provider.Version
 # state the next call carries, and 64 KiB for the call's other members.
 MAX_BODY = (16 << 20) + (64 << 10)
 TOKEN_WAIT = 10.0  # a call that comes before its registration's answer waits this long for the token
+# A connection that sends nothing (or stalls sending) this long is closed:
+# anyone who reaches the port can open one, and each holds a thread.
+READ_TIMEOUT = 10.0
+SHUTDOWN = 10.0  # time the calls in flight have once the provider stops, as engine/provider's
 # Answers kept for a later attempt under the same key, at most (the oldest
 # go first): enough for the retries of the calls of the last while, not a
 # record of every call ever served.
@@ -54,7 +58,15 @@ class Permanent(Exception):
 
 
 class Final(Exception):
-    """The engine refused the registration for good (a 4xx)."""
+    """The engine refused the registration for good (a 4xx but 408 and 429)."""
+
+
+def for_now(status):
+    """Whether the engine's answer refuses a registration or renewal for now
+    only, so that it is sent again: 5xx, 429 (too many requests) and 408 (a
+    request timed out: a load balancer's, in front of the engine), as
+    engine/provider reads them. Another 4xx is final."""
+    return status >= 500 or status in (408, 429)
 
 
 def parse_deadline(s):
@@ -147,8 +159,8 @@ class Provider:
 
     def register(self):
         """PUTs the registration until the engine answers it: backoff from 100ms
-        doubling to a third of the TTL while it does not answer or answers 5xx
-        or 429; another 4xx raises Final."""
+        doubling to a third of the TTL while it does not answer or answers 5xx,
+        429 or 408 (for_now); another 4xx raises Final."""
         handlers = []
         for (name, rollback), (_, outcomes) in sorted(self.handlers.items()):
             h = {"name": name, "url": self.handler_url(name, rollback)}
@@ -176,7 +188,7 @@ class Provider:
                     log("engine warns: %s" % w)
                 log("registered %s replica %s until %s" % (self.name, self.replica, lease["expires"]))
                 return
-            if status is not None and 400 <= status < 500 and status != 429:
+            if status is not None and 400 <= status < 500 and not for_now(status):
                 raise Final("registration refused: %s %s" % (status, lease))
             log("registration not answered (%s %s); again in %.1fs" % (status, lease, backoff))
             self.stopping.wait(backoff)
@@ -199,7 +211,7 @@ class Provider:
                 if status == 404:  # the engine restarted, or the lease expired
                     log("lease gone (404): registering again")
                     self.register()
-                elif status == 429 or status >= 500:
+                elif for_now(status):
                     log("renewal answered %s; again at the next turn" % status)
                 else:  # 403: an admin replaced the lease; 401: our token was taken out
                     raise Final("renewal refused: %s %s" % (status, lease))
@@ -322,8 +334,30 @@ class CallHandler(http.server.BaseHTTPRequestHandler):
     """POST /step/NAME and /rollback/NAME: the engine's calls."""
 
     provider = None  # set by serve()
+    timeout = READ_TIMEOUT  # socketserver's: each read and write on the connection
+    # The calls in flight (a request read, its answer not yet written), which
+    # the provider waits for when it stops; an idle or silent connection is
+    # not one, and does not keep it from stopping.
+    in_flight = 0
+    in_flight_cond = threading.Condition()
 
     def do_POST(self):
+        with CallHandler.in_flight_cond:
+            CallHandler.in_flight += 1
+        try:
+            self.serve_post()
+        finally:
+            with CallHandler.in_flight_cond:
+                CallHandler.in_flight -= 1
+                CallHandler.in_flight_cond.notify_all()
+
+    @classmethod
+    def wait_calls(cls, timeout):
+        """Waits until no call is in flight, at most timeout seconds."""
+        with cls.in_flight_cond:
+            cls.in_flight_cond.wait_for(lambda: cls.in_flight == 0, timeout)
+
+    def serve_post(self):
         p = self.provider
         parts = self.path.split("/")
         if len(parts) != 3 or parts[0] != "" or parts[1] not in ("step", "rollback"):
@@ -351,6 +385,9 @@ class CallHandler(http.server.BaseHTTPRequestHandler):
         except (ValueError, KeyError) as e:
             self.close_connection = True
             return self.reply(400, {"error": {"message": str(e), "class": "permanent"}})
+        except OSError:  # the caller stalled (READ_TIMEOUT) or left: no one to answer
+            self.close_connection = True
+            return
         answer = p.serve_call(name, rollback, req)
         if answer is LOST:
             return self.reply(503, None)
@@ -481,7 +518,10 @@ def main():
 
     host, _, port = args.listen.rpartition(":")
     server = http.server.ThreadingHTTPServer((host, int(port)), CallHandler)
-    server.daemon_threads = False  # server_close joins the calls in flight
+    # server_close joins no connection's thread: a connection that sends
+    # nothing would keep the process up until its client closed it. The
+    # calls in flight are waited for instead (CallHandler.wait_calls).
+    server.daemon_threads = True
     base = args.url.rstrip("/") or "http://%s:%d" % (host, server.server_address[1])
 
     p = Provider(args.name, args.engine, token, args.replica, args.ttl, base, args.log)
@@ -503,11 +543,13 @@ def main():
     p.stopping.set()
     p.withdraw()
     # A call the engine sent before the withdrawal may still arrive: serve a
-    # little longer, then stop accepting and wait for the calls in flight
-    # (each bounded by its deadline, when the step has one).
+    # little longer, then stop accepting and wait for the calls in flight,
+    # at most SHUTDOWN seconds: the engine takes a call cut short then
+    # for a failed attempt, and calls again under the same key.
     time.sleep(args.linger)
     server.shutdown()
     server.server_close()
+    CallHandler.wait_calls(SHUTDOWN)
     return 0 if stop.is_set() else 1
 
 

@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -21,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowgen/flowgen/internal/leasetest"
 	"github.com/flowgen/flowgen/internal/logtest"
 )
 
@@ -249,4 +251,62 @@ func lookPython(t *testing.T) string {
 		t.Skipf("no python3 on PATH (%s=1 makes this a failure)", envRequirePython)
 	}
 	return python
+}
+
+// A registration or renewal answered 408 (a load balancer's timeout in
+// front of the engine) is for now, as docs/engine.md says of
+// engine/provider's leases: the provider asks again, as it does after a
+// 429 or a 5xx. Before, it took a 408 for a final refusal and stopped.
+func TestPythonProviderRetriesAfter408(t *testing.T) {
+	python := lookPython(t)
+	eng := leasetest.RefusingFirst(t, http.StatusRequestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // bounds a hang, not a timed assertion
+	defer cancel()
+	cmd := exec.CommandContext(ctx, python, "-B", filepath.Join(pyProviderDir, "provider.py"), "-engine", eng.URL, "-ttl", "1", "-linger", "0")
+	cmd.Env = append(os.Environ(), "FLOWGEN_PROVIDER_TOKEN="+pyProviderToken)
+	eng.CheckRenewsAfterRefusal(t, cmd)
+}
+
+// A connection that sends nothing (anyone who reaches the provider's port
+// can open one) neither keeps the provider from stopping nor holds its
+// thread for ever: at SIGTERM it withdraws and exits, waiting only for
+// the calls in flight. Before, server_close joined every connection's
+// thread, and one blocked reading a request line that never came kept
+// the process up until its client closed it.
+func TestPythonProviderStopsWithASilentConnection(t *testing.T) {
+	python := lookPython(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // bounds a hang, not a timed assertion
+	defer cancel()
+	cmd := exec.CommandContext(ctx, python, "-B", filepath.Join(pyProviderDir, "provider.py"), "-engine", "http://127.0.0.1:1", "-linger", "0")
+	cmd.Env = append(os.Environ(), "FLOWGEN_PROVIDER_TOKEN="+pyProviderToken)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, _ := bufio.NewReader(stdout).ReadString('\n')
+	base, ok := strings.CutPrefix(strings.TrimSpace(line), "listening http://")
+	if !ok {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		t.Fatalf("the provider did not say where it listens: %q\n%s", line, stderr.String())
+	}
+	conn, err := net.Dial("tcp", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// The provider has taken the connection once it answers another
+	// caller: its server accepts in order.
+	if code, _, _ := request(t, http.DefaultClient, "POST", "http://"+base+"/step/Charge", "", "application/json", `{}`); code != 401 {
+		t.Fatalf("a call without the call token: %d, want 401", code)
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil || ctx.Err() != nil {
+		t.Fatalf("after SIGTERM, with a connection open that sent nothing: %v (%v), want exit 0:\n%s", err, ctx.Err(), stderr.String())
+	}
 }
