@@ -26,6 +26,8 @@ var (
 	// deadLetterCursor: the topic, event and ID of the last dead letter
 	// listed (store.MessageFilter.After).
 	deadLetterCursor = cursorKind{"d1.", 3, "GET /deadletters"}
+	// childrenCursor: the ID of the last child run listed (children.go).
+	childrenCursor = cursorKind{"k1.", 1, "GET /runs/{id}/children"}
 )
 
 // encode returns the cursor of parts, as many as k has, none empty.

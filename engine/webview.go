@@ -98,7 +98,8 @@ func moreFilters(q url.Values, f *store.Filter) error {
 }
 
 // listOrder reads ?order= of a list that pages with a cursor (GET /runs,
-// GET /deadletters): "newest" first (true), or "oldest", the default.
+// GET /runs/{id}/children, GET /deadletters): "newest" first (true), or
+// "oldest", the default.
 func listOrder(q url.Values) (newest bool, err error) {
 	switch o := q.Get("order"); o {
 	case "", "oldest":

@@ -240,7 +240,8 @@
 // Serve runs a flow engine (package engine) with the embedded durable store
 // in -store and the JSON flows of -flows, behind an HTTP/JSON API on -addr:
 // POST /flows/{flow}/runs and POST /rpc/{endpoint} start runs, GET
-// /runs/{id}, GET /runs/{id}/history and GET /runs read them, POST
+// /runs/{id}, GET /runs/{id}/history, GET /runs/{id}/children and GET
+// /runs read them, POST
 // /runs/{id}/abort aborts one, PUT /flows defines flows (saved into -flows),
 // POST /events/{topic}/{event} publishes an event and GET /deadletters lists
 // the dead letters. The store keeps the engine's inbox too (flowgen inbox). rpc steps call the
