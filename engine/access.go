@@ -73,6 +73,7 @@ var routes = []route{
 	{Route{"POST /rpc/{endpoint}", RoleClient, []string{"run_id"}}, (*Engine).httpStartRPC},
 	{Route{"GET /runs/{id}", RoleClient, nil}, (*Engine).httpStatus},
 	{Route{"GET /runs/{id}/history", RoleClient, []string{"after", "limit", "state"}}, (*Engine).httpHistory},
+	{Route{"GET /runs/{id}/children", RoleClient, []string{"order", "limit", "cursor"}}, (*Engine).httpChildren},
 	{Route{"GET /runs", RoleClient, []string{"flow", "status", "since", "until", "correlation", "order", "limit", "cursor"}}, (*Engine).httpList},
 	{Route{"POST /runs/{id}/abort", RoleAdmin, nil}, (*Engine).httpAbort},
 	{Route{"PUT /flows", RoleAdmin, []string{"name"}}, (*Engine).httpPutFlows},

@@ -104,6 +104,7 @@ func exampleRequests(t *testing.T, e *Engine) map[string]func() apiRequest {
 		"POST /rpc/{endpoint}":         func() apiRequest { return apiRequest{"POST", "/rpc/Signup.Start", `{"Customer":{"Email":"eve"}}`} },
 		"GET /runs/{id}":               func() apiRequest { return apiRequest{"GET", "/runs/" + existing, ""} },
 		"GET /runs/{id}/history":       func() apiRequest { return apiRequest{"GET", "/runs/" + existing + "/history", ""} },
+		"GET /runs/{id}/children":      func() apiRequest { return apiRequest{"GET", "/runs/" + existing + "/children", ""} },
 		"GET /runs":                    func() apiRequest { return apiRequest{"GET", "/runs?flow=Signup", ""} },
 		"POST /runs/{id}/abort":        func() apiRequest { return apiRequest{"POST", "/runs/" + run() + "/abort", ""} },
 		"PUT /flows":                   func() apiRequest { return apiRequest{"PUT", "/flows", flows} },

@@ -26,6 +26,8 @@ var (
 	// deadLetterCursor: the topic, event and ID of the last dead letter
 	// listed (store.MessageFilter.After).
 	deadLetterCursor = cursorKind{"d1.", 3, "GET /deadletters"}
+	// childrenCursor: the ID of the last child run listed (children.go).
+	childrenCursor = cursorKind{"k1.", 1, "GET /runs/{id}/children"}
 )
 
 // encode returns the cursor of parts, as many as k has, none empty.
@@ -60,6 +62,31 @@ func (k cursorKind) decode(c string) ([]string, bool) {
 	return parts, true
 }
 
+// RunsCursor is the cursor of GET /runs (its next_cursor) that continues
+// after run runID: `flowgen runs -limit` prints it, so that a page of the
+// command and one of the API continue each other.
+func RunsCursor(runID string) string { return runsCursor.encode(runID) }
+
+// RunsCursorAfter is the run ID a cursor of GET /runs (RunsCursor)
+// continues after, or an error for a string that no list of runs answered.
+func RunsCursorAfter(c string) (string, error) {
+	parts, err := runsCursor.parse(c)
+	if err != nil {
+		return "", err
+	}
+	return parts[0], nil
+}
+
+// parse is decode, with the error that says which list answers such a
+// cursor.
+func (k cursorKind) parse(c string) ([]string, error) {
+	parts, ok := k.decode(c)
+	if !ok {
+		return nil, fmt.Errorf("cursor %s is not one that %s answered", quoteParam(c), k.list)
+	}
+	return parts, nil
+}
+
 // cursorParam returns the parts of ?cursor= (nil without one), or answers
 // 400 for a cursor that k's list did not answer.
 func cursorParam(w http.ResponseWriter, q url.Values, k cursorKind) ([]string, bool) {
@@ -67,9 +94,9 @@ func cursorParam(w http.ResponseWriter, q url.Values, k cursorKind) ([]string, b
 	if c == "" {
 		return nil, true
 	}
-	parts, ok := k.decode(c)
-	if !ok {
-		writeError(w, http.StatusBadRequest, fmt.Errorf("cursor %s is not one that %s answered", quoteParam(c), k.list), nil)
+	parts, err := k.parse(c)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err, nil)
 		return nil, false
 	}
 	return parts, true

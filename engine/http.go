@@ -29,7 +29,11 @@ const MaxBody = 1 << 20
 //
 //	POST /flows/{flow}/runs        start a run of a flow with an rpc trigger; body: the state
 //	POST /rpc/{endpoint}           start the flow whose rpc trigger is endpoint; body: the state
-//	GET  /runs/{id}                a run's status
+//	GET  /runs/{id}                a run's status, with the first page of its child runs
+//	                               (children_next_cursor)
+//	GET  /runs/{id}/children?order=O&limit=N&cursor=C
+//	                               a run's child runs (order: as for runs), a page at a
+//	                               time (next_cursor)
 //	GET  /runs/{id}/history?after=SEQ&limit=N
 //	                               a run's events after seq SEQ, a page at a time
 //	                               (next_after)
@@ -477,16 +481,6 @@ func jsonKind(b []byte) string {
 	return "a number"
 }
 
-func (e *Engine) httpStatus(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	st, err := e.Status(r.Context(), id)
-	if err != nil {
-		e.writeRunErr(w, r, id, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, st)
-}
-
 // The page of GET /runs/{id}/history: ?limit= events from 1 to
 // MaxHistoryLimit, by default as many, and past a page's first event at
 // most MaxHistoryPageBytes of states, payloads and errors
@@ -694,8 +688,9 @@ func (e *Engine) httpList(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// The page size of GET /runs and GET /deadletters: ?limit= from 1 to
-// MaxListLimit, default DefaultListLimit.
+// The page size of GET /runs, GET /runs/{id}/children and GET
+// /deadletters: ?limit= from 1 to MaxListLimit, default DefaultListLimit
+// (and the children GET /runs/{id} lists).
 const (
 	DefaultListLimit = 100
 	MaxListLimit     = 1000
@@ -720,6 +715,24 @@ func boolQuery(w http.ResponseWriter, q url.Values, name string, def bool) (bool
 // of bounds.
 func listLimit(w http.ResponseWriter, q url.Values) (int, bool) {
 	return limitParam(w, q, DefaultListLimit, MaxListLimit)
+}
+
+// pageParams reads the query of a list that pages with a cursor of kind
+// k (GET /runs/{id}/children, GET /deadletters): its page size (?limit=,
+// listLimit), whether newest first (?order=, listOrder) and the parts of
+// ?cursor= (nil without one), or answers 400 for any of them out of
+// bounds.
+func pageParams(w http.ResponseWriter, q url.Values, k cursorKind) (limit int, newest bool, after []string, ok bool) {
+	if limit, ok = listLimit(w, q); !ok {
+		return 0, false, nil, false
+	}
+	newest, err := listOrder(q) // webview.go, as GET /runs reads it
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err, nil)
+		return 0, false, nil, false
+	}
+	after, ok = cursorParam(w, q, k)
+	return limit, newest, after, ok
 }
 
 // limitParam is the page size ?limit= asks for, from 1 to most, def
@@ -892,19 +905,12 @@ func (e *Engine) httpPublish(w http.ResponseWriter, r *http.Request) {
 
 func (e *Engine) httpDeadLetters(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	limit, ok := listLimit(w, q)
+	limit, newest, k, ok := pageParams(w, q, deadLetterCursor)
 	if !ok {
 		return
 	}
-	newest, err := listOrder(q) // webview.go, as GET /runs reads it
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err, nil)
-		return
-	}
 	var after store.MessageKey
-	if k, ok := cursorParam(w, q, deadLetterCursor); !ok {
-		return
-	} else if k != nil {
+	if k != nil {
 		after = store.MessageKey{Topic: k[0], Event: k[1], ID: k[2]}
 	}
 	dls, more, err := e.deadLetterPage(q.Get("topic"), q.Get("event"), newest, after, limit)

@@ -779,15 +779,10 @@ func (e *Engine) endedAbort(runID string) error {
 func (e *Engine) Status(ctx context.Context, runID string) (RunStatus, error) {
 	ctx, done := e.readCtx(ctx)
 	defer done()
-	h, err := e.statusHistory(ctx, runID)
+	st, err := e.replay(ctx, runID)
 	if err != nil {
 		return RunStatus{}, err
 	}
-	st, err := runtime.Replay(h)
-	if err != nil {
-		return RunStatus{}, err
-	}
-	st.History = nil
 	if x, ok := e.opts.Executor.(EndReporter); ok && !st.State.Terminal() {
 		end, why, err := x.EndedOutside(ctx, runID)
 		if err != nil {
@@ -809,6 +804,21 @@ func (e *Engine) Status(ctx context.Context, runID string) (RunStatus, error) {
 		}
 	}
 	return out, nil
+}
+
+// replay is runID's status as its history says it (runtime.Replay of
+// statusHistory, under a ctx readCtx made), without the history.
+func (e *Engine) replay(ctx context.Context, runID string) (runtime.Status, error) {
+	h, err := e.statusHistory(ctx, runID)
+	if err != nil {
+		return runtime.Status{}, err
+	}
+	st, err := runtime.Replay(h)
+	if err != nil {
+		return runtime.Status{}, err
+	}
+	st.History = nil
+	return st, nil
 }
 
 // AbortPending reports whether run runID, in state s, has an abort

@@ -98,9 +98,14 @@ func moreFilters(q url.Values, f *store.Filter) error {
 }
 
 // listOrder reads ?order= of a list that pages with a cursor (GET /runs,
-// GET /deadletters): "newest" first (true), or "oldest", the default.
-func listOrder(q url.Values) (newest bool, err error) {
-	switch o := q.Get("order"); o {
+// GET /runs/{id}/children, GET /deadletters): "newest" first (true), or
+// "oldest", the default.
+func listOrder(q url.Values) (newest bool, err error) { return ListOrder(q.Get("order")) }
+
+// ListOrder reads the order of a list of the API (?order=, `flowgen runs
+// -order`): "newest" first (true), or "oldest" ("" too), the default.
+func ListOrder(o string) (newest bool, err error) {
+	switch o {
 	case "", "oldest":
 		return false, nil
 	case "newest":

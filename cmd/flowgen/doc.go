@@ -9,7 +9,7 @@
 //	flowgen fmt [-w] [-l] FILE...
 //	flowgen graph [-format dot|mermaid|svg|html] [-flow NAME] FILE
 //	flowgen json FILE
-//	flowgen runs -store DIR [-flow NAME] [-status STATE] [-json]
+//	flowgen runs -store DIR [-flow NAME] [-status STATE] [-order oldest|newest] [-limit N [-cursor CURSOR]] [-json]
 //	flowgen history -store DIR [-json] RUN
 //	flowgen inbox -store DIR [-topic T] [-event E] [-state STATE] [-json]
 //	flowgen compact -store DIR [-retain DURATION]
@@ -184,7 +184,7 @@
 //
 // # Runs, history and inbox
 //
-//	flowgen runs -store DIR [-flow NAME] [-status STATE|active] [-json]
+//	flowgen runs -store DIR [-flow NAME] [-status STATE|active] [-order oldest|newest] [-limit N] [-cursor CURSOR] [-json]
 //	flowgen history -store DIR [-json] RUN
 //	flowgen inbox -store DIR [-topic T] [-event E] [-state pending|claimed|dead] [-json]
 //
@@ -193,7 +193,12 @@
 // last event; a run with an abort accepted that it has yet to take (its
 // step in flight has not returned, or the engine has not resumed it) says
 // "(abort pending)" after its state, and "abort_requested": true with -json,
-// as GET /runs/{id} does. History prints the timeline of one run: each
+// as GET /runs/{id} does. It reads and prints the runs a page at a time, as
+// GET /runs pages them (1,000 runs), in the order they started or, with
+// -order newest, the latest first; -limit N prints one page of at most N
+// runs and, when more follow, the -cursor of the next page on stderr
+// ("next page: -cursor CURSOR"): the cursor GET /runs answers as
+// next_cursor, so that either continues the other's pages. History prints the timeline of one run: each
 // event's time, sequence number, step, transition, attempt, outcome and
 // error, then the run's state, what a waiting run waits for and until when
 // (a sleep's wake-up time, an await's event, a call's child run, the
@@ -240,7 +245,8 @@
 // Serve runs a flow engine (package engine) with the embedded durable store
 // in -store and the JSON flows of -flows, behind an HTTP/JSON API on -addr:
 // POST /flows/{flow}/runs and POST /rpc/{endpoint} start runs, GET
-// /runs/{id}, GET /runs/{id}/history and GET /runs read them, POST
+// /runs/{id}, GET /runs/{id}/history, GET /runs/{id}/children and GET
+// /runs read them, POST
 // /runs/{id}/abort aborts one, PUT /flows defines flows (saved into -flows),
 // POST /events/{topic}/{event} publishes an event and GET /deadletters lists
 // the dead letters. The store keeps the engine's inbox too (flowgen inbox). rpc steps call the

@@ -4,6 +4,8 @@ package ui_test
 // run. The run's page lists them a page at a time (CHILD_ROWS, 25), the
 // latest first shown, and reads the state of those it shows only: a page
 // open costs 25 reads of GET /runs/{child} at most, not one per child.
+// It reads the list itself a page at a time too (GET /runs/{id}/children,
+// newest first): GET /runs/{id} lists the first 100 children only.
 
 import (
 	"net/http"
@@ -16,7 +18,8 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// Spawner calls Quick 60 times, counting the turns in N.
+// Spawner calls Quick 110 times, counting the turns in N: more children
+// than GET /runs/{id} lists (engine.DefaultListLimit, 100).
 const spawnerFlows = `
 flow Spawner {
     state SpawnerState
@@ -32,7 +35,7 @@ flow Spawner {
     }
     step Enough {
         choose {
-            when N >= 60 -> done
+            when N >= 110 -> done
             otherwise -> Spawn
         }
     }
@@ -81,9 +84,11 @@ func TestBrowserManyChildRunsPaged(t *testing.T) {
 		for turn := from; turn <= to; turn++ {
 			want = append(want, child(turn))
 		}
+		// One condition: the page before it has as many children done,
+		// whose states were read, where this one's may still be read.
 		run(t, ctx, what,
-			poll(`document.querySelectorAll("#run-children li[data-child] .state.state-done").length === `+strconv.Itoa(len(want))),
-			poll(`document.querySelector("#kids-info").innerText === `+strconv.Quote(info)))
+			poll(`document.querySelector("#kids-info").innerText === `+strconv.Quote(info)+
+				` && document.querySelectorAll("#run-children li[data-child] .state.state-done").length === `+strconv.Itoa(len(want))))
 		shown := get(t, ctx, what+": the list", chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#run-children li[data-child]"), (li) => li.dataset.child)`))
 		if !slices.Equal(shown, want) {
 			t.Errorf("%s: the list shows %q, want %q", what, shown, want)
@@ -114,24 +119,31 @@ func TestBrowserManyChildRunsPaged(t *testing.T) {
 	}
 
 	signIn(t, ctx, v.url+"/ui/#/run/"+id, clientToken, false)
-	read("the latest 25 children", 36, 60, "child runs 36–60 of 60")
+	read("the latest 25 children", 86, 110, "child runs 86–110 of 110")
 	shot(t, ctx, "1-latest")
-	wantRead("the page open", [2]int{36, 60})
+	wantRead("the page open", [2]int{86, 110})
 
 	run(t, ctx, "earlier children", chromedp.Click(chromedp.CSS("#kids-earlier")))
-	read("the 25 before", 11, 35, "child runs 11–35 of 60")
-	wantRead("a page earlier", [2]int{11, 60})
+	read("the 25 before", 61, 85, "child runs 61–85 of 110")
+	wantRead("a page earlier", [2]int{61, 110})
 
+	for _, from := range []int{36, 11} {
+		run(t, ctx, "earlier children", chromedp.Click(chromedp.CSS("#kids-earlier")))
+		read("the 25 before", from, from+24, "child runs "+strconv.Itoa(from)+"–"+strconv.Itoa(from+24)+" of 110")
+	}
 	run(t, ctx, "the first children", chromedp.Click(chromedp.CSS("#kids-earlier")))
-	read("the first 25", 1, 25, "child runs 1–25 of 60")
-	wantRead("the first page", [2]int{1, 60})
+	read("the first 10", 1, 10, "child runs 1–10 of 110")
+	wantRead("the first page", [2]int{1, 110})
 	if !get(t, ctx, "Earlier on the first page", chromedp.Evaluate[bool](`document.querySelector("#kids-earlier").disabled`)) {
 		t.Error("Earlier can be pressed on the first page of children")
 	}
 	shot(t, ctx, "2-first")
 
+	run(t, ctx, "later children", chromedp.Click(chromedp.CSS("#kids-later")))
+	read("the 25 after the first 10", 11, 35, "child runs 11–35 of 110")
+
 	run(t, ctx, "the latest again", chromedp.Click(chromedp.CSS("#kids-latest")))
-	read("the latest 25 again", 36, 60, "child runs 36–60 of 60")
+	read("the latest 25 again", 86, 110, "child runs 86–110 of 110")
 	if !get(t, ctx, "Later on the latest page", chromedp.Evaluate[bool](`document.querySelector("#kids-later").disabled`)) {
 		t.Error("Later can be pressed on the latest page of children")
 	}

@@ -5,6 +5,7 @@ package cli
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -40,12 +41,22 @@ child run of a call, its parent run, in the order the runs started. A run
 with an abort accepted that it has yet to take (its step in flight has not
 returned, or the engine has not resumed it) says "(abort pending)" after its
 state; -json says "abort_requested": true, as GET /runs/{id} does. The
-store is opened read-only, so it can be read while a service has it open.`,
+store is opened read-only, so it can be read while a service has it open.
+
+The runs are read and printed a page at a time, as GET /runs pages them
+(1,000 runs; the table's columns are aligned a page at a time). -limit N
+prints one page of at most N runs and, when more follow, says on stderr the
+-cursor of the next page: the cursor GET /runs answers as next_cursor, so
+that either continues the other's pages. -order newest lists the latest
+runs first.`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
 		dir := storeFlag(fs)
 		flow := fs.String("flow", "", "only runs of this flow")
 		status := fs.String("status", "", "only runs in this state: "+joinStates()+", or active (not over)")
 		asJSON := fs.Bool("json", false, "print one JSON object per run, one per line")
+		limit := fs.Int("limit", 0, "print one page of at most `N` runs, 1 to "+strconv.Itoa(engine.MaxListLimit)+", and the -cursor of the next on stderr (0: every run)")
+		cursor := fs.String("cursor", "", "start after the page whose next page this `CURSOR` names (flowgen runs -limit, or next_cursor of GET /runs)")
+		order := fs.String("order", "oldest", "the `ORDER` of the runs: oldest (the order they started) or newest first")
 		return func(e *env, args []string) int {
 			if len(args) != 0 {
 				return usageError(e, "unexpected arguments %q", args)
@@ -53,7 +64,20 @@ store is opened read-only, so it can be read while a service has it open.`,
 			if *dir == "" {
 				return usageError(e, "-store is required")
 			}
+			if *limit < 0 || *limit > engine.MaxListLimit {
+				return usageError(e, "-limit %d: want a number from 1 to %d, or 0 for every run", *limit, engine.MaxListLimit)
+			}
 			f := store.Filter{Flow: *flow}
+			newest, err := engine.ListOrder(*order)
+			if err != nil {
+				return usageError(e, "-%v", err)
+			}
+			f.Newest = newest
+			if *cursor != "" {
+				if f.After, err = engine.RunsCursorAfter(*cursor); err != nil {
+					return usageError(e, "-%v", err)
+				}
+			}
 			switch s := runtime.RunState(*status); {
 			case s == "":
 			case s == "active":
@@ -68,30 +92,50 @@ store is opened read-only, so it can be read while a service has it open.`,
 				return failf(e, "%v", err)
 			}
 			defer st.Close()
-			runs, err := st.List(f)
-			if err != nil {
-				return failf(e, "%v", err)
-			}
-			if *asJSON {
-				enc := json.NewEncoder(e.stdout)
-				for _, r := range runs {
-					if err := enc.Encode(engine.ListRun(st, r)); err != nil {
-						return failf(e, "%v", err)
-					}
-				}
-				return exitOK
-			}
+			var enc *json.Encoder
 			tw := newTable(e.stdout)
-			fmt.Fprintln(tw, "RUN\tFLOW\tSTATE\tSTEP\tEVENTS\tUPDATED\tPARENT")
-			for _, r := range runs {
-				state := string(r.State)
-				if engine.AbortPending(st, r.RunID, r.State) {
-					state += " (abort pending)"
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", shown(r.RunID), r.Flow, state, dash(r.Step), r.Events, r.Updated.Format(timeLayout), shown(dash(r.Parent)))
+			if *asJSON {
+				enc = json.NewEncoder(e.stdout)
+			} else {
+				fmt.Fprintln(tw, "RUN\tFLOW\tSTATE\tSTEP\tEVENTS\tUPDATED\tPARENT")
 			}
-			tw.Flush()
-			return exitOK
+			page := cmp.Or(*limit, engine.MaxListLimit)
+			for {
+				f.Limit = page + 1 // one more tells whether there is a next page
+				runs, err := st.List(f)
+				if errors.Is(err, runtime.ErrUnknownRun) && *cursor != "" {
+					return failf(e, "-cursor %q names a run the store no longer has: list again from the start", *cursor)
+				}
+				if err != nil {
+					return failf(e, "%v", err)
+				}
+				more := len(runs) > page
+				if more {
+					runs = runs[:page]
+				}
+				for _, r := range runs {
+					if enc != nil {
+						if err := enc.Encode(engine.ListRun(st, r)); err != nil {
+							return failf(e, "%v", err)
+						}
+						continue
+					}
+					state := string(r.State)
+					if engine.AbortPending(st, r.RunID, r.State) {
+						state += " (abort pending)"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", shown(r.RunID), r.Flow, state, dash(r.Step), r.Events, r.Updated.Format(timeLayout), shown(dash(r.Parent)))
+				}
+				tw.Flush()
+				if !more {
+					return exitOK
+				}
+				if *limit > 0 {
+					fmt.Fprintf(e.stderr, "next page: -cursor %s\n", engine.RunsCursor(runs[len(runs)-1].RunID))
+					return exitOK
+				}
+				f.After = runs[len(runs)-1].RunID
+			}
 		}
 	},
 }
@@ -247,11 +291,14 @@ func newTable(out io.Writer) *table {
 
 func (t *table) Write(p []byte) (int, error) { return t.tw.Write(p) }
 
+// Flush writes the lines written since the last Flush, their columns
+// aligned.
 func (t *table) Flush() {
 	t.tw.Flush()
 	for line := range strings.Lines(t.buf.String()) {
 		io.WriteString(t.out, strings.TrimRight(line, " \n")+"\n")
 	}
+	t.buf.Reset()
 }
 
 func validState(s runtime.RunState) bool {

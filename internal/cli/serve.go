@@ -44,8 +44,9 @@ var serveVerb = &verb{
 	short: "run the flow service: JSON flows behind an HTTP/JSON API, on a durable store",
 	summary: `Serve runs a flow engine with the embedded durable store (-store) and the JSON
 flows of a directory (-flows), behind an HTTP/JSON API (-addr): start runs
-(POST /flows/{flow}/runs, POST /rpc/{endpoint}), read their status and
-history (GET /runs/{id}, GET /runs/{id}/history, GET /runs), abort them
+(POST /flows/{flow}/runs, POST /rpc/{endpoint}), read their status,
+history and child runs (GET /runs/{id}, GET /runs/{id}/history, GET
+/runs/{id}/children, GET /runs), abort them
 (POST /runs/{id}/abort), define flows (PUT /flows, saved into -flows) and
 publish events (POST /events/{topic}/{event}). -flows is optional: without
 it, flows defined through the API last until the server stops, and after a

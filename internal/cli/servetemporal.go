@@ -21,8 +21,8 @@ const temporalCommand = "flowgen-temporal"
 // parses them, and has their defaults.
 func temporalFlags(fs *flag.FlagSet) *string {
 	addr := fs.String("temporal", "", "run the flows on the Temporal cluster at `HOST:PORT` instead of the embedded store: serve then runs "+temporalCommand+" serve with the same flags (docs/temporal.md)")
-	fs.String(namespaceFlag, "", "with -temporal: the Temporal `namespace` (unset: "+temporalCommand+"'s default)")
-	fs.String(taskQueueFlag, "", "with -temporal: the Temporal task `queue` of the runs, the same for every serve process of a deployment (unset: "+temporalCommand+"'s default)")
+	fs.String(namespaceFlag, "", "with -temporal: the Temporal namespace `NS` (unset: "+temporalCommand+"'s default)")
+	fs.String(taskQueueFlag, "", "with -temporal: the Temporal task queue `Q` of the runs, the same for every serve process of a deployment (unset: "+temporalCommand+"'s default)")
 	return addr
 }
 

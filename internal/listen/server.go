@@ -62,7 +62,7 @@ const ShutdownTimeout = 30 * time.Second
 // error of the command line (flagerr.PathVar), not the flag left out: an
 // empty -tokens would serve the API open.
 func (c *Config) Flags(fs *flag.FlagSet, roles string) {
-	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "HTTP listen address; one that is not loopback needs -tokens or -insecure")
+	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "the `ADDR` (host:port) the HTTP API listens on; one that is not loopback needs -tokens or -insecure")
 	flagerr.PathVar(fs, &c.Tokens, "tokens", "`FILE` of bearer tokens, one \"ROLE TOKEN\" a line (ROLE: "+roles+"), that API requests must present; re-read on SIGHUP")
 	fs.BoolVar(&c.Insecure, "insecure", false, "serve without -tokens on an address that is not loopback: anyone who reaches it may do anything")
 	flagerr.PathVar(fs, &c.TLSCert, "tls-cert", "TLS certificate `FILE` (PEM, with -tls-key): serve HTTPS; re-read on SIGHUP")

@@ -25,9 +25,10 @@
   var HISTORY_PAGE = 1000;
   // TIMELINE_ROWS is the events a run's timeline shows at a time.
   var TIMELINE_ROWS = 1000;
-  // CHILD_ROWS is the child runs a run's page lists, and reads the states
-  // of (GET /runs/{child} each), at a time: a call in a loop starts a
-  // child at each turn, thousands in a long run.
+  // CHILD_ROWS is the child runs a run's page lists (GET
+  // /runs/{id}/children?limit=), and reads the states of (GET
+  // /runs/{child} each), at a time: a call in a loop starts a child at
+  // each turn, thousands in a long run.
   var CHILD_ROWS = 25;
   // DIAGRAM_MARGIN is how near the window a flow's card on the flows page
   // must come for its diagram to be read: a little ahead of the scroll.
@@ -187,6 +188,7 @@
     "GET /runs": "list the runs",
     "GET /runs/{id}": "read the run",
     "GET /runs/{id}/history": "read the run's history",
+    "GET /runs/{id}/children": "list the run's child runs",
     "GET /runs/{id}/diagram": "read the run's diagram",
     "GET /flows": "list the flows",
     "GET /flows/{flow}/diagram": "read the flow's diagram",
@@ -902,13 +904,15 @@
     var details = el("div", { "class": "node-details" });
     var waitBox = el("div", { id: "run-wait" });
     var branches = el("div", { id: "run-branches" });
-    // The child runs: CHILD_ROWS of them at a time (kidsFirst: the first
-    // shown), the latest followed (kidsFollow) as the timeline's events
-    // are, with a pager of their own once there are more.
+    // The child runs: CHILD_ROWS of them at a time, read a page at a time
+    // (GET /runs/{id}/children, newest first: kidsCursors holds the
+    // cursor of each page seen, "" the latest's), the latest followed as
+    // the timeline's events are, with a pager of their own once there are
+    // more.
     var kidsList = el("div");
-    var kidsEarlier = el("button", { type: "button", id: "kids-earlier", text: "← Earlier", onclick: function () { showKids(kidsFirst - CHILD_ROWS); } });
-    var kidsLater = el("button", { type: "button", id: "kids-later", text: "Later →", onclick: function () { showKids(kidsFirst + CHILD_ROWS); } });
-    var kidsLatest = el("button", { type: "button", id: "kids-latest", text: "Latest", onclick: function () { showKids(kids.length); } });
+    var kidsEarlier = el("button", { type: "button", id: "kids-earlier", text: "← Earlier", onclick: function () { if (kidsNext) { kidsCursors.push(kidsNext); readKids(); } } });
+    var kidsLater = el("button", { type: "button", id: "kids-later", text: "Later →", onclick: function () { if (kidsCursors.length > 1) { kidsCursors.pop(); readKids(); } } });
+    var kidsLatest = el("button", { type: "button", id: "kids-latest", text: "Latest", onclick: function () { kidsCursors = [""]; readKids(); } });
     var kidsInfo = el("span", { "class": "muted", id: "kids-info" });
     var kidsPager = el("div", { "class": "pager", id: "kids-pager", hidden: true }, [kidsEarlier, kidsLater, kidsLatest, kidsInfo]);
     var children = el("div", { id: "run-children" }, [kidsPager, kidsList]);
@@ -1293,32 +1297,52 @@
         ]));
       } else branches.appendChild(el("div", { "class": "empty", text: "No parallel block entered." }));
 
-      // Child runs: listed when the API reports them (status.children),
-      // a page of them at a time, each with its state as last read
-      // (readChildren).
-      kids = st.children || [];
-      drawKids(kidsFollow ? kids.length : kidsFirst);
+      // Child runs: read a page at a time (readKids) when the status
+      // reports any (its children: their first page), each with its
+      // state as last read (readChildren).
+      if (st.children && st.children.length) readKids();
+      else { kids = []; kidsCount = 0; kidsNext = ""; kidsCursors = [""]; drawKids(); }
     }
-    // showKids shows the CHILD_ROWS child runs from kids[at] (at most: the
-    // latest), and reads their states; the stream, if it was closed (the
-    // run over, the children shown before over too), follows them again
-    // until they are over.
-    function showKids(at) {
-      keepFocus([children], function () { drawKids(at); });
-      if (!unwatch && shownKids().some(function (c) { return childOpen(c.run_id); })) unwatch = watchRun();
+    // readKids reads the page of child runs kidsCursors ends with (the
+    // latest CHILD_ROWS, or those before a cursor: GET /runs/{id}/children
+    // pages them newest first, with their count), shows it, and reads
+    // their states; the stream, if it was closed (the run over, the
+    // children shown before over too), follows them again until they are
+    // over. A page's children are shown in the order the run started
+    // them, numbered from its first: the latest page ends at the count,
+    // an earlier one before the child its cursor names, whose number the
+    // page before it said (kidsAt): a run only adds children, so a
+    // child's number stays.
+    var kidsReads = inOrder(function () { return kidsCursors[kidsCursors.length - 1]; });
+    function readKids() {
+      var cur = kidsCursors[kidsCursors.length - 1], ticket = kidsReads.ask(cur);
+      var p = "?order=newest&limit=" + CHILD_ROWS + (cur ? "&cursor=" + encodeURIComponent(cur) : "");
+      return api("GET", base + "/children" + p, { route: "GET /runs/{id}/children" }).then(function (b) {
+        if (kidsReads.late(ticket)) return;
+        kids = (b.children || []).slice().reverse();
+        kidsCount = b.count || 0;
+        kidsLast = cur ? kidsAt[cur] - 1 : kidsCount;
+        kidsNext = b.next_cursor || "";
+        if (kidsNext) kidsAt[kidsNext] = kidsLast - kids.length + 1;
+        keepFocus([children], drawKids);
+        if (!unwatch && kids.some(function (c) { return childOpen(c.run_id); })) unwatch = watchRun();
+      }).catch(function (e) {
+        // The child a cursor names is gone (its call could not start
+        // it): read the latest again.
+        if (pageGone(e, cur) && !kidsReads.late(ticket)) { kidsCursors = [""]; return readKids(); }
+        failed(e, true);
+      });
     }
-    function drawKids(at) {
-      kidsFirst = Math.max(0, Math.min(at, kids.length - CHILD_ROWS));
-      kidsFollow = kidsFirst + CHILD_ROWS >= kids.length;
+    function drawKids() {
       kidsList.textContent = "";
       if (kids.length) {
-        kidsList.appendChild(el("ul", null, shownKids().map(function (c) {
+        kidsList.appendChild(el("ul", null, kids.map(function (c) {
           return el("li", { "data-child": c.run_id }, [runLink(c), " ", el("span", { "class": "child-state" }, [childState(c.run_id)])]);
         })));
       } else kidsList.appendChild(el("div", { "class": "empty", text: "No child runs reported for this run." }));
-      kidsPager.hidden = kids.length <= CHILD_ROWS;
-      kidsInfo.textContent = "child runs " + (kids.length ? kidsFirst + 1 : 0) + "\u2013" + Math.min(kids.length, kidsFirst + CHILD_ROWS) + " of " + kids.length;
-      pager(kidsEarlier, kidsFirst > 0, kidsLater, !kidsFollow);
+      kidsPager.hidden = kidsCount <= CHILD_ROWS && kidsCursors.length === 1;
+      kidsInfo.textContent = "child runs " + (kids.length ? kidsLast - kids.length + 1 : 0) + "\u2013" + (kids.length ? kidsLast : 0) + " of " + kidsCount;
+      pager(kidsEarlier, !!kidsNext, kidsLater, kidsCursors.length > 1);
       readChildren();
     }
 
@@ -1330,15 +1354,15 @@
     // child over is not read again: it records nothing more. Only the
     // children shown are read: a page open costs CHILD_ROWS reads at
     // most, not one for each child the run ever started.
-    var kids = [], kidsFirst = 0, kidsFollow = true, childStates = {}, childAsked = {}, childShown = {};
-    function shownKids() { return kids.slice(kidsFirst, kidsFirst + CHILD_ROWS); }
+    var kids = [], kidsCount = 0, kidsLast = 0, kidsNext = "", kidsCursors = [""], kidsAt = {};
+    var childStates = {}, childAsked = {}, childShown = {};
     function childState(id) {
       var s = childStates[id];
       return s ? badge(s) : s === "" ? el("span", { "class": "muted", text: "not found" }) : null;
     }
     function childOpen(id) { var s = childStates[id]; return s !== "" && !(s && ended(s)); }
     function readChildren() {
-      shownKids().forEach(function (c) {
+      kids.forEach(function (c) {
         var id = c.run_id;
         if (!childOpen(id)) return;
         var n = childAsked[id] = (childAsked[id] || 0) + 1;
@@ -1442,10 +1466,10 @@
     // follow: its GET /watch stream, one of the server's bounded few
     // (Options.MaxWatchers), goes, so that tabs left open on finished
     // runs do not hold them all. Another page of children, some not over,
-    // opens it again (showKids).
+    // opens it again (readKids).
     var runOver = false;
     function stopWhenOver() {
-      if (runOver && unwatch && !shownKids().some(function (c) { return childOpen(c.run_id); })) { unwatch(); unwatch = null; }
+      if (runOver && unwatch && !kids.some(function (c) { return childOpen(c.run_id); })) { unwatch(); unwatch = null; }
     }
     var refresh = throttle(load, 150);
     function watchRun() {

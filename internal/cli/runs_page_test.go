@@ -1,0 +1,215 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/flowgen/flowgen/engine"
+	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/runtime/store"
+)
+
+// storeOfRuns writes n runs of one event each, r-1 to r-n, in that order,
+// and returns the store's directory and the store, open.
+func storeOfRuns(t *testing.T, n int) (string, *store.Store) {
+	t.Helper()
+	dir, st := newStore(t)
+	t.Cleanup(func() { st.Close() })
+	t0 := time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
+	for i := 1; i <= n; i++ {
+		id := fmt.Sprintf("r-%d", i)
+		if err := st.Emit(context.Background(), runtime.Event{RunID: id, Seq: 1, Time: t0, Flow: "Order", Step: "Reserve", From: "pending", To: "Reserve:running"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir, st
+}
+
+// runIDs are the RUN column of a runs table, or the run_id of each line
+// of runs -json.
+func runIDs(t *testing.T, out string, asJSON bool) []string {
+	t.Helper()
+	var ids []string
+	for i, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		switch {
+		case line == "":
+		case asJSON:
+			var r struct {
+				RunID string `json:"run_id"`
+			}
+			if err := json.Unmarshal([]byte(line), &r); err != nil {
+				t.Fatalf("line %d: %v: %s", i+1, err, line)
+			}
+			ids = append(ids, r.RunID)
+		case i > 0: // the table's header first
+			ids = append(ids, strings.Fields(line)[0])
+		}
+	}
+	return ids
+}
+
+func wantIDs(from, to int) []string {
+	var ids []string
+	step := 1
+	if from > to {
+		step = -1
+	}
+	for i := from; i != to+step; i += step {
+		ids = append(ids, fmt.Sprintf("r-%d", i))
+	}
+	return ids
+}
+
+// flowgen runs prints a page at a time, as GET /runs pages the runs:
+// -limit N one page, and on stderr the -cursor of the next, the very
+// cursor GET /runs answers, so that each continues the other's pages;
+// -order newest the latest first. It read and printed the whole index at
+// once, with neither.
+func TestRunsVerbPages(t *testing.T) {
+	dir, st := storeOfRuns(t, 5)
+	page := func(args ...string) ([]string, string) {
+		t.Helper()
+		for _, asJSON := range []bool{false, true} {
+			a := append([]string{"runs", "-store", dir}, args...)
+			if asJSON {
+				a = append(a, "-json")
+			}
+			code, out, errOut := runMain(a...)
+			if code != 0 {
+				t.Fatalf("%v: exit %d: %s", a, code, errOut)
+			}
+			ids := runIDs(t, out, asJSON)
+			next, _ := strings.CutPrefix(strings.TrimSuffix(errOut, "\n"), "next page: -cursor ")
+			if next != "" && strings.Contains(next, " ") || next == "" && errOut != "" {
+				t.Fatalf("%v: stderr %q, want the next page's cursor or nothing", a, errOut)
+			}
+			if asJSON {
+				return ids, next
+			}
+		}
+		panic("unreachable")
+	}
+	check := func(what string, ids []string, next string, want []string, wantNext string) {
+		t.Helper()
+		if !slices.Equal(ids, want) || next != wantNext {
+			t.Errorf("%s: %q, next %q; want %q, next %q", what, ids, next, want, wantNext)
+		}
+	}
+
+	ids, next := page("-limit", "2")
+	check("the first page", ids, next, wantIDs(1, 2), engine.RunsCursor("r-2"))
+	ids, next = page("-limit", "2", "-cursor", next)
+	check("the second page", ids, next, wantIDs(3, 4), engine.RunsCursor("r-4"))
+	ids, next = page("-limit", "2", "-cursor", next)
+	check("the last page", ids, next, wantIDs(5, 5), "")
+	ids, next = page("-order", "newest", "-limit", "3")
+	check("newest first", ids, next, wantIDs(5, 3), engine.RunsCursor("r-3"))
+	ids, next = page("-order", "newest", "-cursor", next)
+	check("newest first, the rest", ids, next, wantIDs(2, 1), "")
+
+	// A page of GET /runs continues in flowgen runs, and the other way.
+	e, err := engine.New(engine.Options{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(e.Handler())
+	defer srv.Close()
+	get := func(query string) (ids []string, next string) {
+		t.Helper()
+		rsp, err := http.Get(srv.URL + "/runs?" + query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rsp.Body.Close()
+		var b struct {
+			Runs []struct {
+				RunID string `json:"run_id"`
+			} `json:"runs"`
+			NextCursor string `json:"next_cursor"`
+		}
+		if err := json.NewDecoder(rsp.Body).Decode(&b); err != nil || rsp.StatusCode != 200 {
+			t.Fatalf("GET /runs?%s: %d %v", query, rsp.StatusCode, err)
+		}
+		for _, r := range b.Runs {
+			ids = append(ids, r.RunID)
+		}
+		return ids, b.NextCursor
+	}
+	_, apiNext := get("limit=2")
+	ids, next = page("-limit", "2", "-cursor", apiNext)
+	check("the page after GET /runs's", ids, next, wantIDs(3, 4), engine.RunsCursor("r-4"))
+	ids, next = get("limit=2&cursor=" + next)
+	check("GET /runs after the command's page", ids, next, wantIDs(5, 5), "")
+
+	for _, c := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"-limit", "-1"}, 2, "want a number from 1 to 1000"},
+		{[]string{"-limit", "1001"}, 2, "want a number from 1 to 1000"},
+		{[]string{"-order", "sideways"}, 2, "want newest or oldest"},
+		{[]string{"-cursor", "r-2"}, 2, "is not one that GET /runs answered"},
+		{[]string{"-cursor", engine.RunsCursor("r-9")}, 1, "names a run the store no longer has"},
+	} {
+		code, _, errOut := runMain(append([]string{"runs", "-store", dir}, c.args...)...)
+		if code != c.code || !strings.Contains(errOut, c.msg) {
+			t.Errorf("%v: exit %d, %q; want exit %d saying %q", c.args, code, errOut, c.code, c.msg)
+		}
+	}
+}
+
+// Without -limit, flowgen runs prints every run, read a page at a time
+// (engine.MaxListLimit runs): the pages join, none twice, none left out.
+func TestRunsVerbEveryPage(t *testing.T) {
+	n := engine.MaxListLimit + 3
+	dir, st := newStore(t)
+	defer st.Close()
+	// Concurrent emits share the store's syncs (group commit).
+	var wg sync.WaitGroup
+	ids := make(chan int)
+	for range 32 {
+		wg.Go(func() {
+			for i := range ids {
+				ev := runtime.Event{RunID: fmt.Sprintf("r-%d", i), Seq: 1, Time: time.Now(), Flow: "Order", Step: "Reserve", From: "pending", To: "Reserve:running"}
+				if err := st.Emit(context.Background(), ev); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	for i := 1; i <= n; i++ {
+		ids <- i
+	}
+	close(ids)
+	wg.Wait()
+	all, err := st.List(store.Filter{})
+	if err != nil || len(all) != n {
+		t.Fatalf("the store lists %d runs, %v", len(all), err)
+	}
+	var want []string
+	for _, r := range all {
+		want = append(want, r.RunID)
+	}
+	for _, asJSON := range []bool{false, true} {
+		args := []string{"runs", "-store", dir}
+		if asJSON {
+			args = append(args, "-json")
+		}
+		code, out, errOut := runMain(args...)
+		if code != 0 || errOut != "" {
+			t.Fatalf("%v: exit %d: %s", args, code, errOut)
+		}
+		if got := runIDs(t, out, asJSON); !slices.Equal(got, want) {
+			t.Errorf("%v: %d runs listed, want the store's %d in its order", args, len(got), n)
+		}
+	}
+}
