@@ -150,8 +150,13 @@ type remote struct {
 	allow  allowList
 	client *http.Client
 
-	mu      sync.Mutex
-	leases  map[string]*lease
+	mu     sync.Mutex
+	leases map[string]*lease
+	// named indexes the leases by the names of their replicas'
+	// handlers: a pick, which every provider call makes under mu, looks
+	// at the leases that registered its handler's names, not at every
+	// handler of every lease (leaseIndex).
+	named   leaseIndex
 	regs    uint64                         // registrations granted: replicaLease.seq
 	turns   map[handlerKey]uint64          // calls of each handler called so far: whose turn it is
 	waits   map[handlerKey][]*providerWait // runs waiting for a provider
@@ -218,6 +223,7 @@ func newRemote(e *Engine, opts ProviderOptions) (*remote, error) {
 	return &remote{
 		e: e, opts: opts, allow: al, client: providerClient(al),
 		leases:  map[string]*lease{},
+		named:   leaseIndex{byName: map[string]map[string]bool{}, names: map[string][]string{}},
 		waits:   map[handlerKey][]*providerWait{},
 		turns:   map[handlerKey]uint64{},
 		changed: make(chan struct{}),
@@ -270,7 +276,7 @@ func (t target) callable(now time.Time) bool {
 // step, in a stable order. The caller holds rm.mu.
 func (rm *remote) targetsLocked(k handlerKey, outcomes []string, now time.Time) []target {
 	var qualified, plain []target
-	for _, l := range rm.leases {
+	for _, l := range rm.leasesOfLocked(k) {
 		for _, o := range l.offers(now, k.names) {
 			h := o.h
 			if !k.rollback && !sameOutcomes(h.Outcomes, outcomes) {
@@ -398,6 +404,7 @@ func (rm *remote) register(name string, reg provider.Registration, who Identity)
 	for n, l := range rm.leases { // expired leases go when another comes
 		if !l.live(now) {
 			delete(rm.leases, n)
+			rm.named.update(n, nil)
 		}
 	}
 	l, ok := rm.leases[name]
@@ -411,6 +418,7 @@ func (rm *remote) register(name string, reg provider.Registration, who Identity)
 				delete(l.replicas, id)
 			}
 		}
+		rm.named.update(name, l)
 		if _, had := l.replicas[replica]; replica != "" && !had && len(l.replicas) >= MaxProviderReplicas {
 			rm.mu.Unlock()
 			return provider.Lease{}, fmt.Errorf("%w: provider %q has %d live replicas, the most a provider has", ErrProvidersFull, name, MaxProviderReplicas)
@@ -437,6 +445,7 @@ func (rm *remote) register(name string, reg provider.Registration, who Identity)
 	rm.regs++
 	r := &replicaLease{handlers: slices.Clone(reg.Handlers), ttl: ttl, expires: now.Add(ttl), token: token, seq: rm.regs, bytes: size}
 	l.replicas[replica] = r
+	rm.named.update(name, l)
 	woken := rm.changedLocked(now)
 	rm.mu.Unlock()
 	rm.deliver(woken, name)
@@ -480,14 +489,19 @@ func registrationBytes(hs []provider.Handler) int64 {
 func (rm *remote) heldBytesLocked(now time.Time, name, replica string) int64 {
 	var n int64
 	for ln, l := range rm.leases {
+		swept := false
 		for id, r := range l.replicas {
 			switch {
 			case !r.live(now):
 				delete(l.replicas, id)
+				swept = true
 			case ln == name && (replica == "" || id == replica):
 			default:
 				n += r.bytes
 			}
+		}
+		if swept {
+			rm.named.update(ln, l)
 		}
 	}
 	return n
@@ -556,12 +570,14 @@ func (rm *remote) leave(name, replica string, who Identity) error {
 			return fmt.Errorf("%w: replica %q of provider %q", ErrNoLease, replica, name)
 		}
 		delete(l.replicas, replica)
+		rm.named.update(name, l)
 		if left := l.liveReplicas(now); len(left) > 0 {
 			rm.e.log.Info("provider replica withdrawn", "provider", name, "replica", replica, "replicas_left", len(left))
 			return nil
 		}
 	}
 	delete(rm.leases, name)
+	rm.named.update(name, nil)
 	rm.e.log.Info("provider withdrawn", "provider", name, "replica", replica)
 	return nil
 }

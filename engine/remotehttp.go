@@ -234,7 +234,7 @@ func (rm *remote) providersOf(k handlerKey, outcomes []string) []HandlerProvider
 	defer rm.mu.Unlock()
 	now := rm.e.clock.Now()
 	out := []HandlerProvider{}
-	for _, l := range rm.leases {
+	for _, l := range rm.leasesOfLocked(k) {
 		seen := map[string]bool{} // replicas serving one handler at other URLs
 		for _, h := range l.handlers(now, k.names) {
 			p := HandlerProvider{Provider: l.name, Handler: h.Name}
