@@ -9,7 +9,7 @@
 //	flowgen fmt [-w] [-l] FILE...
 //	flowgen graph [-format dot|mermaid|svg|html] [-flow NAME] FILE
 //	flowgen json FILE
-//	flowgen runs -store DIR [-flow NAME] [-status STATE] [-order oldest|newest] [-limit N [-cursor CURSOR]] [-json]
+//	flowgen runs -store DIR [-flow NAME] [-status STATE] [-order oldest|newest] [-limit N] [-cursor CURSOR] [-json]
 //	flowgen history -store DIR [-json] RUN
 //	flowgen inbox -store DIR [-topic T] [-event E] [-state STATE] [-json]
 //	flowgen compact -store DIR [-retain DURATION]

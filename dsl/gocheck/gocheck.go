@@ -198,6 +198,9 @@ func checkDeclared(p *Package, f *dsl.File, target string) diag.List {
 	// line), at the file's first flow, whose code uses them.
 	var names, decls []string
 	for _, name := range dsl.GeneratedPredeclared {
+		if aliasOfPredeclared(scope.Lookup(name)) {
+			continue // the generated code means the same type by it
+		}
 		if decl, ok := declared(name); ok {
 			names, decls = append(names, name), append(decls, decl)
 		}
@@ -211,6 +214,19 @@ func checkDeclared(p *Package, f *dsl.File, target string) diag.List {
 		break
 	}
 	return ds
+}
+
+// aliasOfPredeclared reports whether obj, a package-level declaration of a
+// predeclared name, is an alias of Go's own type of that name (type any =
+// interface{}, type byte = uint8: shims that code older than Go 1.18
+// keeps), which hides nothing the generated code means by the name.
+func aliasOfPredeclared(obj types.Object) bool {
+	tn, ok := obj.(*types.TypeName)
+	if !ok || !tn.IsAlias() {
+		return false
+	}
+	u, ok := types.Universe.Lookup(tn.Name()).(*types.TypeName)
+	return ok && types.Identical(tn.Type(), u.Type())
 }
 
 // loadGoPackage loads the package in dir from source (its dependencies

@@ -556,6 +556,45 @@ func max() {}
 	}
 }
 
+// An alias of Go's own type under its predeclared name (type any =
+// interface{}, type byte = uint8: shims that code older than Go 1.18
+// keeps) hides nothing the generated code means: it compiles, so check
+// passes it. One of another type (type error = interface{ Error() string
+// }: not Go's named error) is reported.
+func TestDeclaredPredeclaredAlias(t *testing.T) {
+	dir := writeModule(t, map[string]string{
+		"go.mod": "module example.com/m\n\ngo 1.22\n",
+		"state.go": `package m
+
+type S struct{ X string }
+
+type any = interface{}
+
+type byte = uint8
+`,
+	})
+	src := `flow Signup {
+    state S
+    step Review { irreversible }
+}
+`
+	if got := loadStrings(t, src, dir); len(got) != 0 {
+		t.Errorf("aliases of Go's own types: %q, want no diagnostics", got)
+	}
+	dir = writeModule(t, map[string]string{
+		"go.mod": "module example.com/m\n\ngo 1.22\n",
+		"state.go": `package m
+
+type S struct{ X string }
+
+type error = interface{ Error() string }
+`,
+	})
+	if got := loadStrings(t, src, dir); len(got) != 1 || !strings.Contains(got[0], "uses Go's predeclared error, which the package hides") {
+		t.Errorf("an alias of another type: %q, want the name-collision", got)
+	}
+}
+
 // An unexported field whose name starts with "_" still gets a name to
 // export it as: the hint once offered "". So does a name that misses only
 // the capital of an unexported field, rather than the hint to write the

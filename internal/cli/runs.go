@@ -55,7 +55,7 @@ runs first.`,
 		status := fs.String("status", "", "only runs in this state: "+joinStates()+", or active (not over)")
 		asJSON := fs.Bool("json", false, "print one JSON object per run, one per line")
 		limit := fs.Int("limit", 0, "print one page of at most `N` runs, 1 to "+strconv.Itoa(engine.MaxListLimit)+", and the -cursor of the next on stderr (0: every run)")
-		cursor := fs.String("cursor", "", "start after the page whose next page this `CURSOR` names (flowgen runs -limit, or next_cursor of GET /runs)")
+		cursor := fs.String("cursor", "", "list from the page this `CURSOR` names: the next page that flowgen runs -limit printed, or next_cursor of GET /runs")
 		order := fs.String("order", "oldest", "the `ORDER` of the runs: oldest (the order they started) or newest first")
 		return func(e *env, args []string) int {
 			if len(args) != 0 {

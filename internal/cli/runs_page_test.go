@@ -75,8 +75,12 @@ func wantIDs(from, to int) []string {
 // once, with neither.
 func TestRunsVerbPages(t *testing.T) {
 	dir, st := storeOfRuns(t, 5)
+	// page runs flowgen runs with args, as a table and with -json, and
+	// returns the runs and the next page's cursor, which both must print.
 	page := func(args ...string) ([]string, string) {
 		t.Helper()
+		var tableIDs []string
+		var tableNext string
 		for _, asJSON := range []bool{false, true} {
 			a := append([]string{"runs", "-store", dir}, args...)
 			if asJSON {
@@ -91,9 +95,14 @@ func TestRunsVerbPages(t *testing.T) {
 			if next != "" && strings.Contains(next, " ") || next == "" && errOut != "" {
 				t.Fatalf("%v: stderr %q, want the next page's cursor or nothing", a, errOut)
 			}
-			if asJSON {
-				return ids, next
+			if !asJSON {
+				tableIDs, tableNext = ids, next
+				continue
 			}
+			if !slices.Equal(tableIDs, ids) || tableNext != next {
+				t.Errorf("%v: the table lists %q, next %q; -json %q, next %q", args, tableIDs, tableNext, ids, next)
+			}
+			return ids, next
 		}
 		panic("unreachable")
 	}
