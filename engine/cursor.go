@@ -2,10 +2,14 @@ package engine
 
 import (
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/runtime/store"
 )
 
 // A cursor is what a list of the API answers as next_cursor and takes as
@@ -100,4 +104,28 @@ func cursorParam(w http.ResponseWriter, q url.Values, k cursorKind) ([]string, b
 		return nil, false
 	}
 	return parts, true
+}
+
+// ErrRunsCursorGone is RunsPage's error for a cursor whose run the store no
+// longer has (compacted away or removed by retention): the list cannot say
+// where that page starts. Callers name the cursor in front of it.
+var ErrRunsCursorGone = errors.New("names a run the store no longer has: list again from the start")
+
+// RunsPage reads one page of at most limit runs of f from list (f.After:
+// the run a cursor continues after), and the run ID the next page
+// continues after, "" when no run follows. GET /runs and `flowgen runs`
+// page with it, so that a cursor of one continues the other's pages. An
+// error from list comes back with the runs it gave (ErrListTruncated
+// holds runs).
+func RunsPage(list func(store.Filter) ([]store.RunInfo, error), f store.Filter, limit int) (runs []store.RunInfo, next string, err error) {
+	f.Limit = limit + 1 // one more tells whether there is a next page
+	runs, err = list(f)
+	if errors.Is(err, runtime.ErrUnknownRun) && f.After != "" {
+		return nil, "", ErrRunsCursorGone
+	}
+	if len(runs) > limit {
+		runs = runs[:limit]
+		next = runs[limit-1].RunID
+	}
+	return runs, next, err
 }

@@ -654,14 +654,13 @@ func (e *Engine) httpList(w http.ResponseWriter, r *http.Request) {
 	} else if after != nil {
 		f.After = after[0]
 	}
-	f.Limit = limit + 1 // one more tells whether there is a next page
-	runs, err := e.Runs(r.Context(), f)
+	runs, next, err := RunsPage(func(f store.Filter) ([]store.RunInfo, error) { return e.Runs(r.Context(), f) }, f, limit)
 	truncated := errors.Is(err, ErrListTruncated)
 	if truncated {
 		err = nil
 	}
-	if errors.Is(err, runtime.ErrUnknownRun) && f.After != "" {
-		writeError(w, http.StatusBadRequest, fmt.Errorf("cursor %s names a run the store no longer has: list again from the start", quoteParam(q.Get("cursor"))), nil)
+	if errors.Is(err, ErrRunsCursorGone) {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("cursor %s %w", quoteParam(q.Get("cursor")), err), nil)
 		return
 	}
 	if err != nil {
@@ -672,9 +671,8 @@ func (e *Engine) httpList(w http.ResponseWriter, r *http.Request) {
 	if truncated {
 		out["truncated"] = true
 	}
-	if len(runs) > limit {
-		runs = runs[:limit]
-		out["next_cursor"] = runsCursor.encode(runs[limit-1].RunID)
+	if next != "" {
+		out["next_cursor"] = runsCursor.encode(next)
 	}
 	var aborts AbortRequests // nil for an Executor's runs: none known
 	if e.opts.Executor == nil {

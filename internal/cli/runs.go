@@ -100,18 +100,18 @@ runs first.`,
 				fmt.Fprintln(tw, "RUN\tFLOW\tSTATE\tSTEP\tEVENTS\tUPDATED\tPARENT")
 			}
 			page := cmp.Or(*limit, engine.MaxListLimit)
-			for {
-				f.Limit = page + 1 // one more tells whether there is a next page
-				runs, err := st.List(f)
-				if errors.Is(err, runtime.ErrUnknownRun) && *cursor != "" {
-					return failf(e, "-cursor %q names a run the store no longer has: list again from the start", *cursor)
+			for first := true; ; {
+				runs, next, err := engine.RunsPage(st.List, f, page)
+				if errors.Is(err, engine.ErrRunsCursorGone) {
+					if first {
+						return failf(e, "-cursor %q %v", *cursor, err)
+					}
+					// Another process compacted the store while this one read it.
+					return failf(e, "run %q, which the next page continues after, %v", f.After, err)
 				}
+				first = false
 				if err != nil {
 					return failf(e, "%v", err)
-				}
-				more := len(runs) > page
-				if more {
-					runs = runs[:page]
 				}
 				for _, r := range runs {
 					if enc != nil {
@@ -127,14 +127,14 @@ runs first.`,
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", shown(r.RunID), r.Flow, state, dash(r.Step), r.Events, r.Updated.Format(timeLayout), shown(dash(r.Parent)))
 				}
 				tw.Flush()
-				if !more {
+				if next == "" {
 					return exitOK
 				}
 				if *limit > 0 {
-					fmt.Fprintf(e.stderr, "next page: -cursor %s\n", engine.RunsCursor(runs[len(runs)-1].RunID))
+					fmt.Fprintf(e.stderr, "next page: -cursor %s\n", engine.RunsCursor(next))
 					return exitOK
 				}
-				f.After = runs[len(runs)-1].RunID
+				f.After = next
 			}
 		}
 	},

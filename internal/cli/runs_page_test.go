@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -157,6 +158,16 @@ func TestRunsVerbPages(t *testing.T) {
 	check("the page after GET /runs's", ids, next, wantIDs(3, 4), engine.RunsCursor("r-4"))
 	ids, next = get("limit=2&cursor=" + next)
 	check("GET /runs after the command's page", ids, next, wantIDs(5, 5), "")
+	// A cursor whose run is gone: both say so, from one rule (engine.RunsPage).
+	rsp, err := http.Get(srv.URL + "/runs?cursor=" + engine.RunsCursor("r-9"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(rsp.Body)
+	rsp.Body.Close()
+	if rsp.StatusCode != 400 || !strings.Contains(string(body), "names a run the store no longer has: list again from the start") {
+		t.Errorf("GET /runs with a gone run's cursor: %d %s", rsp.StatusCode, body)
+	}
 
 	for _, c := range []struct {
 		args []string
