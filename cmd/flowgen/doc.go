@@ -11,7 +11,7 @@
 //	flowgen json FILE
 //	flowgen runs -store DIR [-flow NAME] [-status STATE] [-order oldest|newest] [-limit N] [-cursor CURSOR] [-json]
 //	flowgen history -store DIR [-json] RUN
-//	flowgen inbox -store DIR [-topic T] [-event E] [-state STATE] [-json]
+//	flowgen inbox -store DIR [-topic TOPIC] [-event EVENT] [-state STATE] [-json]
 //	flowgen compact -store DIR [-retain DURATION]
 //	flowgen serve -store DIR [-flows DIR] [-addr ADDR] [-tokens FILE] [-insecure] [-tls-cert FILE -tls-key FILE] [-service NAME=URL]... [-nats URL] [-id ID] [-retain DURATION] [limits]
 //	flowgen serve -temporal HOST:PORT [-namespace NS] [-task-queue Q] [-flows DIR] [-addr ADDR] [-tokens FILE] ...
@@ -186,7 +186,7 @@
 //
 //	flowgen runs -store DIR [-flow NAME] [-status STATE|active] [-order oldest|newest] [-limit N] [-cursor CURSOR] [-json]
 //	flowgen history -store DIR [-json] RUN
-//	flowgen inbox -store DIR [-topic T] [-event E] [-state pending|claimed|dead] [-json]
+//	flowgen inbox -store DIR [-topic TOPIC] [-event EVENT] [-state pending|claimed|dead] [-json]
 //
 // Runs lists the runs recorded in a durable store (runtime/store): run ID,
 // flow, state, current or last step, number of events and the time of the

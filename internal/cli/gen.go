@@ -43,10 +43,10 @@ starting with "_" or ".", from _x.flow) is an error. The package name is
 that of the Go files in the output's directory; -pkg sets it when there
 are none (naming another package than theirs is an error).`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
-		out := fs.String("o", "", "write the generated code to this `file` (only with a single input)")
+		out := fs.String("o", "", "write the generated code to this `FILE` (only with a single input)")
 		nopkg := fs.Bool("nopkg", false, "do not load the Go package: no state type or generated name checks, and no typed ports for rpc lines that name state fields")
 		strict := fs.Bool("strict", false, "make a step with side effects and neither rollback nor irreversible an error")
-		pkg := fs.String("pkg", "", "package `name` of the generated code when the output's directory has no Go files to take it from (it cannot name another package than theirs)")
+		pkg := fs.String("pkg", "", "package `NAME` of the generated code when the output's directory has no Go files to take it from (it cannot name another package than theirs)")
 		target := targetFlag(fs)
 		return func(e *env, args []string) int {
 			// Generation makes many short-lived objects (syntax trees, the

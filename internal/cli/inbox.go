@@ -23,9 +23,9 @@ delivered, with the reason), in the order they arrived. -state dead lists
 the dead letters. The store is opened read-only.`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
 		dir := storeFlag(fs)
-		topic := fs.String("topic", "", "only messages of this topic")
-		event := fs.String("event", "", "only messages of this event")
-		state := fs.String("state", "", "only messages in this state: "+joinMsgStates())
+		topic := fs.String("topic", "", "only messages of this `TOPIC`")
+		event := fs.String("event", "", "only messages of this `EVENT`")
+		state := fs.String("state", "", "only messages in this `STATE`: "+joinMsgStates())
 		asJSON := fs.Bool("json", false, "print one JSON object per message, one per line, payload included")
 		return func(e *env, args []string) int {
 			if len(args) != 0 {

@@ -51,8 +51,8 @@ that either continues the other's pages. -order newest lists the latest
 runs first.`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
 		dir := storeFlag(fs)
-		flow := fs.String("flow", "", "only runs of this flow")
-		status := fs.String("status", "", "only runs in this state: "+joinStates()+", or active (not over)")
+		flow := fs.String("flow", "", "only runs of the flow with this `NAME`")
+		status := fs.String("status", "", "only runs in this `STATE`: "+joinStates()+", or active (not over)")
 		asJSON := fs.Bool("json", false, "print one JSON object per run, one per line")
 		limit := fs.Int("limit", 0, "print one page of at most `N` runs, 1 to "+strconv.Itoa(engine.MaxListLimit)+", and the -cursor of the next on stderr (0: every run)")
 		cursor := fs.String("cursor", "", "list from the page this `CURSOR` names: the next page that flowgen runs -limit printed, or next_cursor of GET /runs")

@@ -144,7 +144,7 @@ actions, retries and timeouts, the transitions by outcome, the terminal
 states, and the compensation chain of rollbacks (dashed).`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
 		format := fs.String("format", "dot", "diagram format: "+formatList())
-		flow := fs.String("flow", "", "draw only the flow with this `name` (default: every flow)")
+		flow := fs.String("flow", "", "draw only the flow with this `NAME` (default: every flow)")
 		return func(e *env, args []string) int {
 			if len(args) != 1 {
 				return usageError(e, "want exactly one input file, got %d", len(args))

@@ -78,12 +78,12 @@ func TestServeRefusesStoreFlags(t *testing.T) {
 		var out, errb bytes.Buffer
 		code := run([]string{"serve", "-temporal", "127.0.0.1:1", flag, "1"}, &out, &errb)
 		got := errb.String()
-		if code != 2 || !strings.Contains(got, "not defined: "+flag+"\n") || !strings.Contains(got, "docs/temporal.md#json-flows-on-temporal") || strings.Contains(got, "-addr string") {
+		if code != 2 || !strings.Contains(got, "not defined: "+flag+"\n") || !strings.Contains(got, "docs/temporal.md#json-flows-on-temporal") || strings.Contains(got, "-addr ADDR") {
 			t.Errorf("serve %s: exit %d, stderr %q; want 2, the flag, why, and not the manual", flag, code, got)
 		}
 	}
 	var out, errb bytes.Buffer
-	if code := run([]string{"serve", "-h"}, &out, &errb); code != 0 || !strings.Contains(errb.String(), "-addr string") {
+	if code := run([]string{"serve", "-h"}, &out, &errb); code != 0 || !strings.Contains(errb.String(), "-addr ADDR") {
 		t.Errorf("serve -h: exit %d, stderr %q; want 0 and the manual", code, errb.String())
 	}
 }

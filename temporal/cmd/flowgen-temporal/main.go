@@ -98,17 +98,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	var cfg config
-	fs.StringVar(&cfg.temporal, "temporal", "", "Temporal frontend `HOST:PORT` (required)")
-	fs.StringVar(&cfg.namespace, "namespace", "default", "Temporal namespace")
-	fs.StringVar(&cfg.taskQueue, "task-queue", jsonflows.DefaultTaskQueue, "Temporal task queue of the runs; every serve process of a deployment uses the same")
-	flagerr.PathVar(fs, &cfg.flows, "flows", "directory `DIR` of JSON flows, loaded at start; flows defined through the API are saved there")
-	cfg.net.Flags(fs, "admin or client; provider lines, for a file shared with flowgen serve, are accepted but have no provider API here")
-	cfg.trace.Flags(fs)
-	fs.Int64Var(&cfg.maxBody, "max-body", engine.MaxBody, "largest request body, in bytes (413 beyond)")
-	fs.IntVar(&cfg.payloadLimit, "payload-limit", flowtemporal.DefaultMaxInput, "the cluster's payload limit, its limit.blobSize.error, in bytes: a step whose input (the run's state and its payload) is past it fails before it is scheduled")
-	fs.Int64Var(&cfg.inboxBytes, "inbox-bytes", jsonflows.DefaultInboxBytes, "bytes an inbox holds of awaited events no run has taken (POST /events beyond answers 429); keep it below -payload-limit")
 	var services httpcall.Static
-	fs.Var(&services, "service", "a service for rpc steps, as `NAME=URL` with an http(s) base URL (repeatable, once per NAME)")
+	cfg.flags(fs, &services)
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stderr, usage)
@@ -161,6 +152,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// flags defines serve's flags on fs, to be parsed into cfg and services.
+func (cfg *config) flags(fs *flag.FlagSet, services *httpcall.Static) {
+	fs.StringVar(&cfg.temporal, "temporal", "", "Temporal frontend `HOST:PORT` (required)")
+	fs.StringVar(&cfg.namespace, "namespace", "default", "Temporal namespace `NS`")
+	fs.StringVar(&cfg.taskQueue, "task-queue", jsonflows.DefaultTaskQueue, "Temporal task queue `Q` of the runs; every serve process of a deployment uses the same")
+	flagerr.PathVar(fs, &cfg.flows, "flows", "directory `DIR` of JSON flows, loaded at start; flows defined through the API are saved there")
+	cfg.net.Flags(fs, "admin or client; provider lines, for a file shared with flowgen serve, are accepted but have no provider API here")
+	cfg.trace.Flags(fs)
+	fs.Int64Var(&cfg.maxBody, "max-body", engine.MaxBody, "largest request body, in bytes (413 beyond)")
+	fs.IntVar(&cfg.payloadLimit, "payload-limit", flowtemporal.DefaultMaxInput, "the cluster's payload limit, its limit.blobSize.error, in bytes: a step whose input (the run's state and its payload) is past it fails before it is scheduled")
+	fs.Int64Var(&cfg.inboxBytes, "inbox-bytes", jsonflows.DefaultInboxBytes, "bytes an inbox holds of awaited events no run has taken (POST /events beyond answers 429); keep it below -payload-limit")
+	fs.Var(services, "service", "a service for rpc steps, as `NAME=URL` with an http(s) base URL (repeatable, once per NAME)")
 }
 
 // dialError is what client.Dial's err says of the cluster at hostPort.
