@@ -415,21 +415,32 @@ func (x *inboxIndex) list(f MessageFilter) ([]msgEntry, error) {
 		}
 	}
 	// Sort pointers and copy only the page: a page of a long list costs
-	// no copy of the others.
-	var sel []*msgEntry
-	for _, e := range x.msgs {
-		if listed(e) && f.match(&e.msg) {
-			sel = append(sel, e)
-		}
-	}
+	// no copy of the others. With a limit, the selection is cut back to
+	// the first Limit each time it holds twice as many, so that a page
+	// holds and sorts O(Limit) pointers, not the whole inbox's: one who
+	// reads every page (flowgen inbox, a client of GET /deadletters)
+	// sorted the inbox once a page.
 	order := func(a, b *msgEntry) int { return cmp.Compare(a.seq, b.seq) }
 	if f.Newest {
 		order = func(a, b *msgEntry) int { return cmp.Compare(b.seq, a.seq) }
 	}
-	slices.SortFunc(sel, order)
-	if f.Limit > 0 && len(sel) > f.Limit {
-		sel = sel[:f.Limit]
+	cut := func(sel []*msgEntry) []*msgEntry {
+		slices.SortFunc(sel, order)
+		if f.Limit > 0 && len(sel) > f.Limit {
+			clear(sel[f.Limit:])
+			sel = sel[:f.Limit]
+		}
+		return sel
 	}
+	var sel []*msgEntry
+	for _, e := range x.msgs {
+		if listed(e) && f.match(&e.msg) {
+			if sel = append(sel, e); f.Limit > 0 && len(sel) == 2*f.Limit {
+				sel = cut(sel)
+			}
+		}
+	}
+	sel = cut(sel)
 	out := make([]msgEntry, len(sel))
 	for i, e := range sel {
 		out[i] = *e
