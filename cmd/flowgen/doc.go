@@ -210,9 +210,11 @@
 // wait for a run to take them; dead letters (-state dead) will never be
 // delivered, for example an event whose payload cannot start its flow's
 // run. -topic and -event select; -json prints the messages in full,
-// payloads included (payload_text for one that is not JSON in UTF-8). The
-// store is opened read-only, so a service may have it open at the same
-// time.
+// payloads included (payload_text for one that is not JSON in UTF-8). It
+// reads and prints the messages a page at a time, as GET /deadletters pages
+// the dead letters (1,000 messages and, with -json, 4 MiB of payloads past
+// the first; the table reads none). The store is opened read-only, so a
+// service may have it open at the same time.
 //
 // # Compact
 //

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"slices"
@@ -20,7 +21,11 @@ var inboxVerb = &verb{
 events runs await, pending (no run has taken them yet) or claimed (taken by
 the await whose idempotency key is shown), and the dead letters (never to be
 delivered, with the reason), in the order they arrived. -state dead lists
-the dead letters. The store is opened read-only.`,
+the dead letters. The store is opened read-only.
+
+The messages are read and printed a page at a time, as GET /deadletters
+pages the dead letters (1,000 messages and, with -json, 4 MiB of payloads
+past the first; the table's columns are aligned a page at a time).`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
 		dir := storeFlag(fs)
 		topic := fs.String("topic", "", "only messages of this `TOPIC`")
@@ -43,47 +48,51 @@ the dead letters. The store is opened read-only.`,
 				return failf(e, "%v", err)
 			}
 			defer st.Close()
+			// A page at a time, as GET /deadletters reads them (at most
+			// engine.MaxListLimit messages and, with -json, past the
+			// first, engine.MaxDeadLetterPageBytes of payloads; the
+			// table shows none and reads none): dead letters alone may
+			// be 10,000, each with a payload as large as the broker
+			// delivered it, and pending messages are bounded by the
+			// engine's inbox bound alone.
+			var enc *json.Encoder
+			tw := newTable(e.stdout)
 			if *asJSON {
-				// A page at a time, as GET /deadletters reads them (at
-				// most engine.MaxListLimit messages and, past the first,
-				// engine.MaxDeadLetterPageBytes of payloads): dead
-				// letters alone may be 10,000, each with a payload as
-				// large as the broker delivered it.
-				enc := json.NewEncoder(e.stdout)
-				f.Limit = engine.MaxListLimit
-				for {
-					ms, more, err := st.MessagePage(f, engine.MaxDeadLetterPageBytes)
-					if err != nil {
-						return failf(e, "%v", err)
-					}
-					for _, m := range ms {
+				enc = json.NewEncoder(e.stdout)
+			} else {
+				f.NoPayload = true
+				fmt.Fprintln(tw, "TOPIC\tEVENT\tID\tSTATE\tRECEIVED\tUPDATED\tCLAIMED BY / REASON")
+			}
+			f.Limit = engine.MaxListLimit
+			for {
+				ms, more, err := st.MessagePage(f, engine.MaxDeadLetterPageBytes)
+				if errors.Is(err, store.ErrUnknownMessage) {
+					// Another process expired it while this one read the inbox.
+					return failf(e, "message %s, which the next page continues after, is no longer in the inbox: list again", f.After)
+				}
+				if err != nil {
+					return failf(e, "%v", err)
+				}
+				for _, m := range ms {
+					if enc != nil {
 						if err := enc.Encode(inboxJSON(m)); err != nil {
 							return failf(e, "%v", err)
 						}
+						continue
 					}
-					if !more || len(ms) == 0 {
-						return exitOK
+					detail := m.ClaimedBy
+					if m.State == store.MessageDead {
+						detail = firstLineMore(m.Reason)
 					}
-					f.After = ms[len(ms)-1].Key()
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", shown(m.Topic), shown(m.Event), shown(m.ID), m.State,
+						m.Received.Format(timeLayout), m.Updated.Format(timeLayout), shown(dash(detail)))
 				}
-			}
-			f.NoPayload = true // the table shows none
-			ms, err := st.Messages(f)
-			if err != nil {
-				return failf(e, "%v", err)
-			}
-			tw := newTable(e.stdout)
-			fmt.Fprintln(tw, "TOPIC\tEVENT\tID\tSTATE\tRECEIVED\tUPDATED\tCLAIMED BY / REASON")
-			for _, m := range ms {
-				detail := m.ClaimedBy
-				if m.State == store.MessageDead {
-					detail = firstLineMore(m.Reason)
+				tw.Flush()
+				if !more || len(ms) == 0 {
+					return exitOK
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", shown(m.Topic), shown(m.Event), shown(m.ID), m.State,
-					m.Received.Format(timeLayout), m.Updated.Format(timeLayout), shown(dash(detail)))
+				f.After = ms[len(ms)-1].Key()
 			}
-			tw.Flush()
-			return exitOK
 		}
 	},
 }

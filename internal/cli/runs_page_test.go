@@ -219,17 +219,26 @@ func TestRunsVerbEveryPage(t *testing.T) {
 	for _, r := range all {
 		want = append(want, r.RunID)
 	}
+	tableAndJSON(t, func(args []string, asJSON bool, out string) {
+		if got := runIDs(t, out, asJSON); !slices.Equal(got, want) {
+			t.Errorf("%v: %d runs listed, want the store's %d in its order", args, len(got), n)
+		}
+	}, "runs", "-store", dir)
+}
+
+// tableAndJSON runs `flowgen args...`, then with -json, and checks each
+// output with check; each must exit 0, saying nothing on stderr.
+func tableAndJSON(t *testing.T, check func(args []string, asJSON bool, out string), args ...string) {
+	t.Helper()
 	for _, asJSON := range []bool{false, true} {
-		args := []string{"runs", "-store", dir}
+		args := args
 		if asJSON {
-			args = append(args, "-json")
+			args = append(slices.Clip(args), "-json")
 		}
 		code, out, errOut := runMain(args...)
 		if code != 0 || errOut != "" {
 			t.Fatalf("%v: exit %d: %s", args, code, errOut)
 		}
-		if got := runIDs(t, out, asJSON); !slices.Equal(got, want) {
-			t.Errorf("%v: %d runs listed, want the store's %d in its order", args, len(got), n)
-		}
+		check(args, asJSON, out)
 	}
 }

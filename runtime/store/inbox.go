@@ -415,21 +415,32 @@ func (x *inboxIndex) list(f MessageFilter) ([]msgEntry, error) {
 		}
 	}
 	// Sort pointers and copy only the page: a page of a long list costs
-	// no copy of the others.
-	var sel []*msgEntry
-	for _, e := range x.msgs {
-		if listed(e) && f.match(&e.msg) {
-			sel = append(sel, e)
-		}
-	}
+	// no copy of the others. With a limit, the selection is cut back to
+	// the first Limit each time it holds twice as many, so that a page
+	// holds and sorts O(Limit) pointers, not the whole inbox's: one who
+	// reads every page (flowgen inbox, a client of GET /deadletters)
+	// sorted the inbox once a page.
 	order := func(a, b *msgEntry) int { return cmp.Compare(a.seq, b.seq) }
 	if f.Newest {
 		order = func(a, b *msgEntry) int { return cmp.Compare(b.seq, a.seq) }
 	}
-	slices.SortFunc(sel, order)
-	if f.Limit > 0 && len(sel) > f.Limit {
-		sel = sel[:f.Limit]
+	cut := func(sel []*msgEntry) []*msgEntry {
+		slices.SortFunc(sel, order)
+		if f.Limit > 0 && len(sel) > f.Limit {
+			clear(sel[f.Limit:])
+			sel = sel[:f.Limit]
+		}
+		return sel
 	}
+	var sel []*msgEntry
+	for _, e := range x.msgs {
+		if listed(e) && f.match(&e.msg) {
+			if sel = append(sel, e); f.Limit > 0 && len(sel) == 2*f.Limit {
+				sel = cut(sel)
+			}
+		}
+	}
+	sel = cut(sel)
 	out := make([]msgEntry, len(sel))
 	for i, e := range sel {
 		out[i] = *e
@@ -545,20 +556,29 @@ func listMessages(l msgLog, f MessageFilter) (out []Message, err error) {
 		}
 		out = make([]Message, len(es))
 		for i := range es {
-			if f.NoPayload {
-				out[i] = es[i].msg
-				out[i].Payload = nil // Memory keeps it in the entry
-				continue
-			}
-			if err := l.payload(&es[i]); err != nil {
+			if out[i], err = messageOf(l, &es[i], f.NoPayload); err != nil {
 				out = nil
 				return err
 			}
-			out[i] = es[i].msg
 		}
 		return nil
 	})
 	return out, err
+}
+
+// messageOf is the message of entry e as a list returns it: with its
+// payload, read from the log, or with none (noPayload, MessageFilter's),
+// reading nothing.
+func messageOf(l msgLog, e *msgEntry, noPayload bool) (Message, error) {
+	if noPayload {
+		m := e.msg
+		m.Payload = nil // Memory keeps it in the entry
+		return m, nil
+	}
+	if err := l.payload(e); err != nil {
+		return Message{}, err
+	}
+	return e.msg, nil
 }
 
 // inboxOps is the inbox's API, which Store and Memory embed over
@@ -630,7 +650,8 @@ func (o *inboxOps) Messages(f MessageFilter) ([]Message, error) { return listMes
 // of the one that would pass the bound); more reports whether messages
 // were left out. GET /deadletters answers one: a payload is as large as a
 // broker delivered it, and a page of 1000 would otherwise be read and held
-// whole. f.NoPayload is ignored: a page weighs its payloads.
+// whole. With f.NoPayload it reads no payload, and a page is cut by its
+// limit alone: `flowgen inbox`'s table, which shows none, pages so.
 func (o *inboxOps) MessagePage(f MessageFilter, maxBytes int) (ms []Message, more bool, err error) {
 	limit := f.Limit
 	if limit < 1 {
@@ -643,10 +664,7 @@ func (o *inboxOps) MessagePage(f MessageFilter, maxBytes int) (ms []Message, mor
 			return err
 		}
 		ms, more, err = pageOf(len(es), func(i int) (Message, error) {
-			if err := o.l.payload(&es[i]); err != nil {
-				return Message{}, err
-			}
-			return es[i].msg, nil
+			return messageOf(o.l, &es[i], f.NoPayload)
 		}, limit, maxBytes, MessageBytes)
 		return err
 	})

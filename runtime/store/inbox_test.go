@@ -617,3 +617,46 @@ func TestInboxTornTail(t *testing.T) {
 		t.Fatalf("open with a record of kind 9: %v", err)
 	}
 }
+
+// MessagePage with NoPayload reads no payload, and its page is cut by its
+// limit alone: `flowgen inbox`'s table pages so, showing none. It read
+// every payload of the page all the same, and cut the page by their bytes.
+func TestMessagePageNoPayload(t *testing.T) {
+	type pager interface {
+		inboxStore
+		MessagePage(f MessageFilter, maxBytes int) ([]Message, bool, error)
+	}
+	bothStores(t, func(t *testing.T, s pager, reopen func() pager) {
+		ctx := context.Background()
+		big := `"` + strings.Repeat("x", 100) + `"`
+		for i := range 5 {
+			if _, _, err := s.PutMessage(ctx, msg("payments", "paid", fmt.Sprintf("m-%d", i), big, t0)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s = reopen()
+		for _, tc := range []struct {
+			f         MessageFilter
+			want      string
+			more      bool
+			withBytes bool
+		}{
+			{MessageFilter{Limit: 3, NoPayload: true}, "m-0 m-1 m-2", true, false},
+			{MessageFilter{Limit: 5, NoPayload: true}, "m-0 m-1 m-2 m-3 m-4", false, false},
+			{MessageFilter{Limit: 3, NoPayload: true, After: MessageKey{"payments", "paid", "m-2"}}, "m-3 m-4", false, false},
+			{MessageFilter{Limit: 5}, "m-0", true, true}, // the bytes cut it past the first
+		} {
+			ms, more, err := s.MessagePage(tc.f, 150)
+			var ids []string
+			for _, m := range ms {
+				ids = append(ids, m.ID)
+				if (m.Payload != nil) != tc.withBytes {
+					t.Errorf("MessagePage(%+v): %s's payload %q", tc.f, m.ID, m.Payload)
+				}
+			}
+			if got := strings.Join(ids, " "); err != nil || got != tc.want || more != tc.more {
+				t.Errorf("MessagePage(%+v): %q %v %v, want %q %v", tc.f, got, more, err, tc.want, tc.more)
+			}
+		}
+	})
+}
