@@ -89,3 +89,29 @@ func TestBrowserRunHeadKeepsSelection(t *testing.T) {
 		t.Errorf("after a live redraw of the head, the selection is %q, want Long still", got)
 	}
 }
+
+// A row of the run's head that comes or goes (the run's error, once a
+// step fails) leaves the text selected in another row selected: the
+// head's list was drawn anew whenever its rows were not as many as
+// before.
+func TestBrowserRunHeadKeepsSelectionAsRowsCome(t *testing.T) {
+	v := newEnv(t)
+	ctx := browser(t)
+	// Checkout's Ship fails for good: the run rolls back Charge, its
+	// error shown in a row of its own.
+	id := v.start("Checkout", `{"Item": "book", "Refund": {"OrderID": "o-8"}}`)
+	signIn(t, ctx, v.url+"/ui/#/run/"+id, clientToken, true)
+	run(t, ctx, "select the flow's name", chromedp.WaitReady(chromedp.CSS(current("Charge"))),
+		poll(`document.querySelector("#run-step") !== null`),
+		selectIn(`#run-head dd a`, 0, len("Checkout")))
+	rows := `document.querySelectorAll("#run-head dt").length`
+	before := get(t, ctx, "the head's rows", chromedp.Evaluate[int](rows))
+	v.gates.release("Pay.Charge")
+	run(t, ctx, "the error shown", chromedp.WaitReady(chromedp.CSS(`#run-head #run-error`)))
+	if after := get(t, ctx, "the head's rows", chromedp.Evaluate[int](rows)); after == before {
+		t.Fatalf("the head has %d rows before and after the error: the test needs a row to come", after)
+	}
+	if got := get(t, ctx, "the selection", chromedp.Evaluate[string](selected)); got != "Checkout" {
+		t.Errorf("after the head gained a row, the selection is %q, want Checkout still", got)
+	}
+}

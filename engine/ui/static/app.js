@@ -118,14 +118,20 @@
     rows.forEach(function (tr, i) { if (tbody.rows[i] !== tr) tbody.insertBefore(tr, tbody.rows[i] || null); });
     while (tbody.rows.length > rows.length) tbody.deleteRow(rows.length);
   }
-  // patchKids makes old's children those of fresh, keeping each that is
-  // the same (by its markup: children with no listeners of their own) in
-  // its place, when they are as many; a child replaced, even by the same,
-  // loses the user's selection in it.
+  // patchKids makes old's children those of fresh, keeping in its place
+  // each that is the same (by its markup: children with no listeners of
+  // their own): a child replaced, even by the same, loses the user's
+  // selection in it. The same ones are matched in order, so none kept is
+  // moved, even when a child comes or goes between them (a run's head
+  // gains an Attempt row while a step runs, and loses it again).
   function patchKids(old, fresh) {
-    var kids = Array.prototype.slice.call(fresh.children);
-    if (old.children.length !== kids.length) { old.textContent = ""; kids.forEach(function (k) { old.appendChild(k); }); return; }
-    kids.forEach(function (k, i) { if (old.children[i].outerHTML !== k.outerHTML) old.replaceChild(k, old.children[i]); });
+    var was = Array.prototype.slice.call(old.children), at = 0;
+    var want = Array.prototype.slice.call(fresh.children).map(function (k) {
+      for (var i = at; i < was.length; i++) if (was[i].outerHTML === k.outerHTML) { at = i + 1; return was[i]; }
+      return k;
+    });
+    was.forEach(function (k) { if (want.indexOf(k) < 0) k.remove(); });
+    want.forEach(function (k, i) { if (old.children[i] !== k) old.insertBefore(k, old.children[i] || null); });
   }
   function badge(state) { return el("span", { "class": "state state-" + state, text: state }); }
   function notice(msg) {
