@@ -42,7 +42,7 @@ func checkStateJSON(pkg *types.Package, f *dsl.Flow, target string) diag.List {
 			named[ref.Field.Name] = true
 		}
 	}
-	var dropped, unencoded []string
+	var dropped, unencoded, undecoded []string
 	// The walk lists the state's Go fields, descending into the embedded
 	// structs JSON inlines; whether JSON keeps one is dsl.JSONLoss's to
 	// say (a tag, a name another field takes, two embedded fields that
@@ -67,6 +67,8 @@ func checkStateJSON(pkg *types.Package, f *dsl.Flow, target string) diag.List {
 				dropped = append(dropped, fd.Name()+" ("+why+")")
 			} else if what := unencodable(fd.Type()); what != "" && !named[fd.Name()] {
 				unencoded = append(unencoded, fd.Name()+" ("+what+")")
+			} else if what := undecodable(fd.Type()); what != "" {
+				undecoded = append(undecoded, fd.Name()+" ("+what+")")
 			}
 		}
 	}
@@ -98,12 +100,65 @@ func checkStateJSON(pkg *types.Package, f *dsl.Flow, target string) diag.List {
 		ds = append(ds, diag.Errorf(f.State.Range, "state-json", "state type %s has %s that JSON cannot encode, %s: a run's state is JSON in its history (and on Temporal between its steps), so no run could start", f.State.Name, plural(len(unencoded), "a field", "fields"), strings.Join(unencoded, ", ")).
 			WithHint("keep them out of the state (a dependency of the steps belongs in the handlers value)"))
 	}
+	// A state type that decodes itself decides how its fields are read.
+	if len(undecoded) > 0 && method == "" {
+		ds = append(ds, diag.Errorf(f.State.Range, "state-json", "state type %s has %s that JSON cannot decode, %s: encoding/json writes the value such a field holds but cannot read it back into an interface with methods, so a run whose snapshot holds one cannot resume (and on Temporal no step after the one that sets it can run)", f.State.Name, plural(len(undecoded), "a field", "fields"), strings.Join(undecoded, ", ")).
+			WithHint("hold a concrete type (an error's text as a string), or keep it out of the state (a dependency of the steps belongs in the handlers value)"))
+	}
 	// Under a promoted codec the error above names what is lost.
 	if len(dropped) > 0 && target == dsl.TargetTemporal && !promotedCodec {
 		ds = append(ds, diag.Warnf(f.State.Range, "state-json", "state type %s has %s that JSON drops, %s: on Temporal the state crosses JSON between steps, so each step after the one that sets one sees it zero", f.State.Name, plural(len(dropped), "a field", "fields"), strings.Join(dropped, ", ")).
 			WithHint("export them (without the tag), or keep them out of the state"))
 	}
 	return ds
+}
+
+// undecodable says why encoding/json cannot decode a non-null value into
+// t, or "": t is, holds (as a pointer, a slice's, an array's or a map's
+// element) or is an interface type with methods (error, io.Reader),
+// which it cannot choose a concrete type for ("cannot unmarshal object
+// into Go value of type error"), unless a type on the way decodes itself.
+// The empty interface decodes (as a map, a slice, a string...).
+func undecodable(t types.Type) string {
+	for range 8 {
+		if decodesItself(t) {
+			return ""
+		}
+		switch u := t.Underlying().(type) {
+		case *types.Interface:
+			if u.NumMethods() > 0 {
+				return "an interface with methods, " + types.TypeString(t, (*types.Package).Name)
+			}
+			return ""
+		case *types.Pointer:
+			t = u.Elem()
+		case *types.Slice:
+			t = u.Elem()
+		case *types.Array:
+			t = u.Elem()
+		case *types.Map:
+			t = u.Elem()
+		default:
+			return ""
+		}
+	}
+	return ""
+}
+
+// decodesItself reports whether encoding/json decodes into t with t's own
+// method (UnmarshalJSON or UnmarshalText on its pointer).
+func decodesItself(t types.Type) bool {
+	if _, isIface := t.Underlying().(*types.Interface); isIface {
+		return false // a nil interface value has no method to call
+	}
+	for _, m := range []string{"UnmarshalJSON", "UnmarshalText"} {
+		if obj, _, _ := types.LookupFieldOrMethod(types.NewPointer(t), true, nil, m); obj != nil {
+			if _, ok := obj.(*types.Func); ok {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func plural(n int, one, many string) string {

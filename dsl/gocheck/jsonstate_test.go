@@ -1,6 +1,7 @@
 package gocheck
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -103,5 +104,53 @@ func TestStateJSONTemporalHiddenFields(t *testing.T) {
 	}
 	if n := strings.Count(got[0], "ID ("); n != 2 {
 		t.Errorf("want both IDs named, got %d: %s", n, got[0])
+	}
+}
+
+// A field of an interface type with methods (error, or one of the
+// package's) encodes the value it holds but cannot be decoded: a run
+// whose snapshot holds one cannot resume. An error on both targets, at
+// the state line, naming each field, through pointers, slices, arrays and
+// maps; not the empty interface, nor a type that decodes itself.
+func TestStateJSONInterfaceWithMethods(t *testing.T) {
+	// What the check stands on: encoding/json refuses it.
+	var s struct{ Err error }
+	if err := json.Unmarshal([]byte(`{"Err": {}}`), &s); err == nil {
+		t.Fatal("encoding/json decoded an object into an error")
+	}
+	dir := writeModule(t, map[string]string{
+		"go.mod": "module example.com/m\n\ngo 1.22\n",
+		"state.go": "package m\n\nimport \"io\"\n\n" +
+			"type S struct {\n" +
+			"	In      string\n" +
+			"	Err     error\n" +
+			"	Readers []io.Reader\n" +
+			"	ByName  map[string]*Shape\n" +
+			"	Pair    [2]Shape\n" +
+			"	Any     any\n" +
+			"	Own     Shapes\n" +
+			"	Nothing interface{}\n" +
+			"}\n\n" +
+			"type Shape interface{ Area() float64 }\n\n" +
+			"// Shapes decodes itself.\n" +
+			"type Shapes []Shape\n\n" +
+			"func (s *Shapes) UnmarshalJSON([]byte) error { return nil }\n",
+	})
+	src := "flow F {\n    state S\n    step A {\n        rpc svc \"X.Y\" (In)\n        irreversible\n    }\n}\n"
+	for _, target := range []string{dsl.TargetRuntime, dsl.TargetTemporal} {
+		_, ds := flowfile.Load("t.flow", []byte(src), dsl.CheckOptions{Target: target,
+			GoPackage: func(f *dsl.File) diag.List {
+				return CheckLoaded(f, dir, target, func() (*Package, error) { return Load(dir) })
+			}})
+		var got []string
+		for _, d := range ds {
+			if d.Code == "state-json" {
+				got = append(got, strings.TrimPrefix(d.Range.Start.String(), "t.flow:")+" "+d.Severity.String()+": "+d.Message)
+			}
+		}
+		want := []string{"2:11 error: state type S has fields that JSON cannot decode, Err (an interface with methods, error), Readers (an interface with methods, io.Reader), ByName (an interface with methods, m.Shape), Pair (an interface with methods, m.Shape): encoding/json writes the value such a field holds but cannot read it back into an interface with methods, so a run whose snapshot holds one cannot resume (and on Temporal no step after the one that sets it can run)"}
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("%s (-want +got):\n%s", target, d)
+		}
 	}
 }
