@@ -230,7 +230,7 @@ func reportInTheWay(e *env, path string, err error) bool {
 // targetFlag is the -target flag of gen and check: what the generated code
 // runs on, which decides the names it declares.
 func targetFlag(fs *flag.FlagSet) *string {
-	return fs.String("target", gen.TargetRuntime, "what the generated code runs on: `runtime` or temporal (docs/temporal.md)")
+	return fs.String("target", gen.TargetRuntime, "what the generated code runs on: `runtime|temporal` (docs/temporal.md)")
 }
 
 // generate produces the Go files for one checked input, in package pkg:

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"strings"
 
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
@@ -143,7 +144,7 @@ works offline, from a file). It shows the steps with their
 actions, retries and timeouts, the transitions by outcome, the terminal
 states, and the compensation chain of rollbacks (dashed).`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
-		format := fs.String("format", "dot", "diagram format: "+formatList())
+		format := fs.String("format", "dot", "diagram format: `"+strings.Join(graph.Formats, "|")+"`")
 		flow := fs.String("flow", "", "draw only the flow with this `NAME` (default: every flow)")
 		return func(e *env, args []string) int {
 			if len(args) != 1 {
