@@ -35,19 +35,7 @@ func TestStateJSON(t *testing.T) {
 			"type inner struct {\n	X int\n	z complex128\n	W complex64\n}\n",
 	})
 	src := "flow F {\n    state S\n    step A {\n        rpc svc \"X.Y\" (In)\n        irreversible\n    }\n}\n"
-	check := func(target string) []string {
-		_, ds := flowfile.Load("t.flow", []byte(src), dsl.CheckOptions{Target: target,
-			GoPackage: func(f *dsl.File) diag.List {
-				return CheckLoaded(f, dir, target, func() (*Package, error) { return Load(dir) })
-			}})
-		var out []string
-		for _, d := range ds {
-			if d.Code == "state-json" {
-				out = append(out, strings.TrimPrefix(d.Range.Start.String(), "t.flow:")+" "+d.Severity.String()+": "+d.Message)
-			}
-		}
-		return out
-	}
+	check := func(target string) []string { return stateJSONDiags(t, src, dir, target) }
 	const cannotEncode = "2:11 error: state type S has fields that JSON cannot encode, Fn (a function), W (a complex number): a run's state is JSON in its history (and on Temporal between its steps), so no run could start"
 	// *inner is an embedded pointer to an unexported struct type, which
 	// encoding/json cannot set when it decodes its fields.
@@ -138,19 +126,28 @@ func TestStateJSONInterfaceWithMethods(t *testing.T) {
 	})
 	src := "flow F {\n    state S\n    step A {\n        rpc svc \"X.Y\" (In)\n        irreversible\n    }\n}\n"
 	for _, target := range []string{dsl.TargetRuntime, dsl.TargetTemporal} {
-		_, ds := flowfile.Load("t.flow", []byte(src), dsl.CheckOptions{Target: target,
-			GoPackage: func(f *dsl.File) diag.List {
-				return CheckLoaded(f, dir, target, func() (*Package, error) { return Load(dir) })
-			}})
-		var got []string
-		for _, d := range ds {
-			if d.Code == "state-json" {
-				got = append(got, strings.TrimPrefix(d.Range.Start.String(), "t.flow:")+" "+d.Severity.String()+": "+d.Message)
-			}
-		}
+		got := stateJSONDiags(t, src, dir, target)
 		want := []string{"2:11 error: state type S has fields that JSON cannot decode, Err (an interface with methods, error), Readers (an interface with methods, io.Reader), ByName (an interface with methods, m.Shape), Pair (an interface with methods, m.Shape): encoding/json writes the value such a field holds but cannot read it back into an interface with methods, so a run whose snapshot holds one cannot resume (and on Temporal no step after the one that sets it can run)"}
 		if d := cmp.Diff(want, got); d != "" {
 			t.Errorf("%s (-want +got):\n%s", target, d)
 		}
 	}
+}
+
+// stateJSONDiags checks the flow src against the package in dir for
+// target, and gives its state-json diagnostics as "line:col severity:
+// message".
+func stateJSONDiags(t *testing.T, src, dir, target string) []string {
+	t.Helper()
+	_, ds := flowfile.Load("t.flow", []byte(src), dsl.CheckOptions{Target: target,
+		GoPackage: func(f *dsl.File) diag.List {
+			return CheckLoaded(f, dir, target, func() (*Package, error) { return Load(dir) })
+		}})
+	var out []string
+	for _, d := range ds {
+		if d.Code == "state-json" {
+			out = append(out, strings.TrimPrefix(d.Range.Start.String(), "t.flow:")+" "+d.Severity.String()+": "+d.Message)
+		}
+	}
+	return out
 }
