@@ -230,3 +230,24 @@ func FuzzFprint(f *testing.F) {
 		}
 	})
 }
+
+// A terminal gives a wide character (CJK, fullwidth forms) two columns
+// and a combining mark none: the caret's padding does too, so the caret
+// is under the column it names after a line of Japanese or an accent
+// written as a combining mark.
+func TestFprintCaretAfterWideCharacters(t *testing.T) {
+	src := []byte("    rpc p \"日本.Pay\" (Ｘ) e\u0301 x\n")
+	at := strings.Index(string(src), " x") + 2 // the byte column of x
+	d := Errorf(Range{Start: Pos{File: "a.flow", Line: 1, Column: at}}, "", "bad")
+	var b strings.Builder
+	if err := Fprint(&b, List{d}, func(string) []byte { return src }, 0); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(b.String(), "\n")
+	// Before x: `    rpc p "` (11 columns), 日本 (4), `.Pay" (` (7), Ｘ
+	// (2), `) e` (3), the combining acute (0), " " (1).
+	want := "    " + strings.Repeat(" ", 11+4+7+2+3+0+1) + "^"
+	if lines[2] != want {
+		t.Errorf("caret line %q, want %q (under %q)", lines[2], want, lines[1])
+	}
+}
