@@ -320,6 +320,7 @@ server.listen(0, '127.0.0.1', async () => {
   try {
     await register();
   } catch (err) {
+    if (stopping) return; // a SIGTERM while registering: shutdown exits
     fail(err.message);
   }
   keepLease();

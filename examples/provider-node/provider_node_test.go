@@ -454,16 +454,31 @@ func TestNodeProviderTokenNotPrintable(t *testing.T) {
 // engine/provider's leases: the provider asks again, as it does after a
 // 429 or a 5xx. Before, it took a 408 for a final refusal and exited.
 func TestNodeProviderRetriesAfter408(t *testing.T) {
+	eng := leasetest.RefusingFirst(t, http.StatusRequestTimeout)
+	eng.CheckRenewsAfterRefusal(t, leaseProvider(t, eng))
+}
+
+// A SIGTERM while the provider still asks to register (an engine that
+// answers 503 for now) stops it with status 0, as at any other time: it
+// exited 1, taking its own stop for a failed registration.
+func TestNodeProviderStopsWhileRegistering(t *testing.T) {
+	eng := leasetest.RefusingRegistrations(t, http.StatusServiceUnavailable)
+	eng.CheckStopsWhileRegistering(t, leaseProvider(t, eng))
+}
+
+// leaseProvider is the provider's command against the stand-in eng, with
+// a TTL short enough to renew soon; it skips t without node.
+func leaseProvider(t *testing.T, eng *leasetest.Engine) *exec.Cmd {
+	t.Helper()
 	if _, err := exec.LookPath("node"); err != nil {
 		if os.Getenv("FLOWGEN_REQUIRE_NODE") == "1" {
 			t.Fatal("FLOWGEN_REQUIRE_NODE=1 and no node on PATH")
 		}
 		t.Skip("no node on PATH (FLOWGEN_REQUIRE_NODE=1 makes this a failure)")
 	}
-	eng := leasetest.RefusingFirst(t, http.StatusRequestTimeout)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // bounds a hang, not a timed assertion
-	defer cancel()
+	t.Cleanup(cancel)
 	cmd := exec.CommandContext(ctx, "node", "provider.js", "--engine", eng.URL, "--ttl", "1s")
 	cmd.Env = append(os.Environ(), "FLOWGEN_PROVIDER_TOKEN="+secret())
-	eng.CheckRenewsAfterRefusal(t, cmd)
+	return cmd
 }

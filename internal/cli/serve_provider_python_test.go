@@ -258,13 +258,28 @@ func lookPython(t *testing.T) string {
 // engine/provider's leases: the provider asks again, as it does after a
 // 429 or a 5xx. Before, it took a 408 for a final refusal and stopped.
 func TestPythonProviderRetriesAfter408(t *testing.T) {
-	python := lookPython(t)
 	eng := leasetest.RefusingFirst(t, http.StatusRequestTimeout)
+	eng.CheckRenewsAfterRefusal(t, pyLeaseProvider(t, eng))
+}
+
+// A SIGTERM while the provider still asks to register (an engine that
+// answers 503 for now) stops it with status 0, as the Node example's
+// test asks of it too.
+func TestPythonProviderStopsWhileRegistering(t *testing.T) {
+	eng := leasetest.RefusingRegistrations(t, http.StatusServiceUnavailable)
+	eng.CheckStopsWhileRegistering(t, pyLeaseProvider(t, eng))
+}
+
+// pyLeaseProvider is the provider's command against the stand-in eng,
+// with a TTL short enough to renew soon; it skips t without python3.
+func pyLeaseProvider(t *testing.T, eng *leasetest.Engine) *exec.Cmd {
+	t.Helper()
+	python := lookPython(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // bounds a hang, not a timed assertion
-	defer cancel()
+	t.Cleanup(cancel)
 	cmd := exec.CommandContext(ctx, python, "-B", filepath.Join(pyProviderDir, "provider.py"), "-engine", eng.URL, "-ttl", "1", "-linger", "0")
 	cmd.Env = append(os.Environ(), "FLOWGEN_PROVIDER_TOKEN="+pyProviderToken)
-	eng.CheckRenewsAfterRefusal(t, cmd)
+	return cmd
 }
 
 // A connection that sends nothing (anyone who reaches the provider's port
