@@ -43,6 +43,10 @@ TOKEN_WAIT = 10.0  # a call that comes before its registration's answer waits th
 # anyone who reaches the port can open one, and each holds a thread.
 READ_TIMEOUT = 10.0
 SHUTDOWN = 10.0  # time the calls in flight have once the provider stops, as engine/provider's
+# Connections held at once, busy or idle (a thread each), as engine/provider's
+# server (provider.DefaultMaxConns): beyond, new ones wait in the kernel's
+# listen backlog until one closes (-max-conns).
+MAX_CONNS = 1024
 # Answers kept for a later attempt under the same key, at most (the oldest
 # go first): enough for the retries of the calls of the last while, not a
 # record of every call ever served.
@@ -330,6 +334,49 @@ def log(msg):
     print("provider: " + msg, file=sys.stderr, flush=True)
 
 
+class BoundedServer(http.server.ThreadingHTTPServer):
+    """A ThreadingHTTPServer that holds at most max_conns connections at
+    once: at the bound its loop accepts nothing more until one closes, so
+    new ones wait in the kernel's listen backlog; ThreadingHTTPServer alone
+    starts a thread for every connection anyone opens."""
+
+    # server_close joins no connection's thread: a connection that sends
+    # nothing would keep the process up until its client closed it. The
+    # calls in flight are waited for instead (CallHandler.wait_calls).
+    daemon_threads = True
+
+    def __init__(self, addr, handler, max_conns):
+        super().__init__(addr, handler)
+        self.max_conns = max_conns
+        self.slots = threading.BoundedSemaphore(max_conns)
+        self.closing = threading.Event()  # set before shutdown: a waiting accept gives up
+        self.said_full = None  # when the bound was last logged (once a minute at most)
+
+    def process_request(self, request, client_address):
+        # serve_forever calls this after each accept: waiting here for a
+        # slot keeps it from accepting the next one.
+        if not self.slots.acquire(blocking=False):
+            now = time.monotonic()
+            if self.said_full is None or now - self.said_full >= 60:
+                self.said_full = now
+                log("%d connections open, the bound (-max-conns): new ones wait until one closes" % self.max_conns)
+            while not self.slots.acquire(timeout=0.2):
+                if self.closing.is_set():
+                    self.shutdown_request(request)
+                    return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+
 class CallHandler(http.server.BaseHTTPRequestHandler):
     """POST /step/NAME and /rollback/NAME: the engine's calls."""
 
@@ -507,7 +554,11 @@ def main():
     ap.add_argument("-log", default="", help="a file to append a JSON line to for each call")
     ap.add_argument("-linger", type=float, default=1,
                     help="seconds it still takes calls after its withdrawal (one sent before it may come after)")
+    ap.add_argument("-max-conns", type=int, default=MAX_CONNS,
+                    help="connections held at once, busy or idle; beyond, new ones wait until one closes")
     args = ap.parse_args()
+    if args.max_conns < 1:
+        ap.error("-max-conns must be at least 1")
     token = os.environ.get("FLOWGEN_PROVIDER_TOKEN", "")  # a provider role's token; not in argv, which ps shows
     # A token is printable ASCII without spaces, as the engine's token file
     # holds it: two tokens of the role on two lines, as awk reads a token
@@ -517,11 +568,7 @@ def main():
                  + (" (a line break: two provider tokens in the file?)" if "\n" in token else ""))
 
     host, _, port = args.listen.rpartition(":")
-    server = http.server.ThreadingHTTPServer((host, int(port)), CallHandler)
-    # server_close joins no connection's thread: a connection that sends
-    # nothing would keep the process up until its client closed it. The
-    # calls in flight are waited for instead (CallHandler.wait_calls).
-    server.daemon_threads = True
+    server = BoundedServer((host, int(port)), CallHandler, args.max_conns)
     base = args.url.rstrip("/") or "http://%s:%d" % (host, server.server_address[1])
 
     p = Provider(args.name, args.engine, token, args.replica, args.ttl, base, args.log)
@@ -547,6 +594,7 @@ def main():
     # at most SHUTDOWN seconds: the engine takes a call cut short then
     # for a failed attempt, and calls again under the same key.
     time.sleep(args.linger)
+    server.closing.set()
     server.shutdown()
     server.server_close()
     CallHandler.wait_calls(SHUTDOWN)

@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -323,5 +324,80 @@ func TestPythonProviderStopsWithASilentConnection(t *testing.T) {
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil || ctx.Err() != nil {
 		t.Fatalf("after SIGTERM, with a connection open that sent nothing: %v (%v), want exit 0:\n%s", err, ctx.Err(), stderr.String())
+	}
+}
+
+// The provider holds at most -max-conns connections at once (a thread
+// each): at the bound it says so and accepts no more until one closes,
+// then serves the connection that waited. Before, it started a thread for
+// every connection anyone opened.
+func TestPythonProviderBoundsConnections(t *testing.T) {
+	python := lookPython(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // bounds a hang, not a timed assertion
+	defer cancel()
+	cmd := exec.CommandContext(ctx, python, "-B", filepath.Join(pyProviderDir, "provider.py"), "-engine", "http://127.0.0.1:1", "-linger", "0", "-max-conns", "2")
+	cmd.Env = append(os.Environ(), "FLOWGEN_PROVIDER_TOKEN="+pyProviderToken)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	full := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "2 connections open, the bound (-max-conns): new ones wait until one closes") {
+				close(full)
+				break
+			}
+		}
+		_, _ = io.Copy(io.Discard, stderr)
+	}()
+	line, _ := bufio.NewReader(stdout).ReadString('\n')
+	base, ok := strings.CutPrefix(strings.TrimSpace(line), "listening http://")
+	if !ok {
+		t.Fatalf("the provider did not say where it listens: %q", line)
+	}
+	var silent []net.Conn
+	for range 2 {
+		c, err := net.Dial("tcp", base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		silent = append(silent, c)
+	}
+	answered := make(chan int, 1)
+	go func() {
+		resp, err := http.Post("http://"+base+"/step/Charge", "application/json", strings.NewReader(`{}`))
+		if err != nil {
+			answered <- 0
+			return
+		}
+		resp.Body.Close()
+		answered <- resp.StatusCode
+	}()
+	select {
+	case <-full:
+	case code := <-answered:
+		t.Fatalf("a third connection was answered (%d) while two were held, with -max-conns 2", code)
+	case <-ctx.Done():
+		t.Fatal("the provider did not say it is at its bound")
+	}
+	select {
+	case code := <-answered:
+		t.Fatalf("a third connection was answered (%d) while two were held, with -max-conns 2", code)
+	default:
+	}
+	_ = silent[0].Close()
+	if code := <-answered; code != 401 {
+		t.Fatalf("the call that waited for a connection: %d, want 401 (no call token)", code)
 	}
 }
