@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -359,6 +360,12 @@ func (e *Engine) httpStartFlow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fe, err := e.lookup(name)
+	if errors.Is(err, ErrUnknownFlow) {
+		e.mu.Lock()
+		flows := slices.Collect(maps.Keys(e.flows))
+		e.mu.Unlock()
+		err = fmt.Errorf("%w%s", err, didYouMean(name, flows))
+	}
 	if err != nil {
 		e.writeErr(w, r, statusOf(err), err)
 		return
@@ -390,12 +397,28 @@ func (e *Engine) httpStartRPC(w http.ResponseWriter, r *http.Request) {
 	}
 	e.mu.Lock()
 	fe := e.rpc[ep]
+	var endpoints []string
+	if fe == nil {
+		endpoints = slices.Collect(maps.Keys(e.rpc))
+	}
 	e.mu.Unlock()
 	if fe == nil {
-		writeError(w, http.StatusNotFound, fmt.Errorf("%w: no flow has rpc trigger %q", ErrUnknownFlow, ep), nil)
+		writeError(w, http.StatusNotFound, fmt.Errorf("%w: no flow has rpc trigger %q%s", ErrUnknownFlow, ep, didYouMean(ep, endpoints)), nil)
 		return
 	}
 	e.httpStart(w, r, fe)
+}
+
+// didYouMean is the end of the error of a flow or rpc endpoint that a
+// request names and the engine does not have: `; did you mean "X"?` for
+// the one of names closest to name (diag.DidYouMean), or "". The names are
+// sorted here, outside the engine's lock, so that a tie has one answer.
+func didYouMean(name string, names []string) string {
+	slices.Sort(names)
+	if m := diag.DidYouMean(name, names); m != "" {
+		return fmt.Sprintf("; did you mean %q?", m)
+	}
+	return ""
 }
 
 func (e *Engine) httpStart(w http.ResponseWriter, r *http.Request, fe *flowEntry) {

@@ -770,7 +770,15 @@ func (rm *remote) missing(fl *dsl.Flow, blocks map[string]*dsl.Step, m dsl.GoMet
 	}
 	what := "its runs wait for one in the step's waiting state, within the step's deadline"
 	if blk := blocks[m.Name]; blk != nil && !m.Rollback {
-		what = fmt.Sprintf("a branch of parallel block %q has no waiting state: each attempt waits for one up to %v, then fails and is retried", blk.Name, rm.opts.Wait)
+		// The attempt's context ends at its timeout or the step's
+		// deadline, and the wait within it: say the bound it will have.
+		wait := rm.opts.Wait
+		for _, left := range []time.Duration{fl.AttemptTimeoutFor(m.Steps[0]), fl.DeadlineFor(m.Steps[0])} {
+			if left > 0 {
+				wait = branchWait(wait, left)
+			}
+		}
+		what = fmt.Sprintf("a branch of parallel block %q has no waiting state: each attempt waits for one up to %v, then fails and is retried", blk.Name, wait.Round(time.Millisecond))
 	}
 	if m.Rollback {
 		what = "a rollback waits for one in the step's rollback state"

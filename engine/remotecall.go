@@ -211,7 +211,7 @@ func (rm *remote) pick(k handlerKey, outcomes []string) (target, error) {
 func (rm *remote) await(ctx context.Context, k handlerKey, outcomes []string) (target, error) {
 	wait := rm.opts.Wait
 	if dl, ok := ctx.Deadline(); ok {
-		wait = min(wait, dl.Sub(rm.e.clock.Now())*9/10)
+		wait = branchWait(wait, dl.Sub(rm.e.clock.Now()))
 	}
 	expired, stop := runtime.ClockTimer(rm.e.clock, wait)
 	defer stop()
@@ -231,6 +231,13 @@ func (rm *remote) await(ctx context.Context, k handlerKey, outcomes []string) (t
 			return target{}, fmt.Errorf("%w for %s (waited %v)", ErrNoProvider, k.what(), wait.Round(time.Millisecond))
 		}
 	}
+}
+
+// branchWait is how long an attempt with left time to run waits for a
+// provider: wait (ProviderOptions.Wait), and at most 9/10 of left, so that
+// the attempt fails with ErrNoProvider before its timeout ends it.
+func branchWait(wait, left time.Duration) time.Duration {
+	return min(wait, left*9/10)
 }
 
 // what names k in errors: `Go step "Reserve" of flow "Bill"`.

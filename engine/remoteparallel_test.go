@@ -156,3 +156,29 @@ func mustRegistration(t *testing.T, body string) provider.Registration {
 	}
 	return reg
 }
+
+// The no-provider warning of a branch names the wait each attempt will
+// have: ProviderOptions.Wait, cut to 9/10 of the attempt's timeout or the
+// step's deadline when shorter (branchWait), not Wait alone, which said
+// 30s of a branch whose attempts gave up after 4.5s.
+func TestProviderBranchWarningNamesItsWait(t *testing.T) {
+	fx := newFixture(t)
+	fx.remote = &ProviderOptions{NATS: stubTransport{reqs: make(chan provider.Request, 1)}}
+	e := fx.start()
+	t.Cleanup(fx.stop)
+	for _, c := range []struct{ policy, want string }{
+		{``, `each attempt waits for one up to 30s,`},
+		{`"timeout": "5s",`, `each attempt waits for one up to 4.5s,`},
+		{`"deadline": "3s",`, `each attempt waits for one up to 2.7s,`},
+		{`"timeout": "2m",`, `each attempt waits for one up to 30s,`},
+	} {
+		flow := strings.Replace(packFlow, `"retry":`, c.policy+` "retry":`, 1)
+		ds, err := e.LoadFlows("pack.json", []byte(flow))
+		if err != nil {
+			t.Fatalf("%s: %v\n%v", c.policy, err, ds)
+		}
+		if !strings.Contains(fmt.Sprint(ds), `Go step "Reserve" of flow "Pack" yet: a branch of parallel block "Prepare" has no waiting state: `+c.want) {
+			t.Errorf("flow policies %s: warnings\n%v\nwant %q", c.policy, ds, c.want)
+		}
+	}
+}

@@ -151,6 +151,10 @@ func TestHTTPErrorsChangeNothing(t *testing.T) {
 		{"POST", "/flows/Signup/runs", `[1,2]`, 400, "must be a JSON object, found an array"},
 		{"POST", "/flows/Nope/runs", `{}`, 404, "unknown flow"},
 		{"POST", "/rpc/Nope.Start", `{}`, 404, "no flow has rpc trigger"},
+		// A name one typo away says which it may be.
+		{"POST", "/rpc/Signup.Strat", `{}`, 404, `no flow has rpc trigger \"Signup.Strat\"; did you mean \"Signup.Start\"?`},
+		{"POST", "/flows/Sigup/runs", `{}`, 404, `unknown flow: \"Sigup\"; did you mean \"Signup\"?`},
+		{"POST", "/flows/Nope/runs", `{}`, 404, `unknown flow: \"Nope\""`}, // no guess
 		{"POST", "/flows/Signup/runs?run_id=a/b", `{}`, 400, "contains '/'"},
 		{"POST", "/flows/Signup/runs?run_id=a%20b", `{}`, 400, "contains ' '"},
 		// The character as written, not its first byte read as Latin-1 ('Ã').

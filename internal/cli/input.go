@@ -238,6 +238,7 @@ func (in *input) checkOptions(goPackage, strict bool, target string) dsl.CheckOp
 		opts.GoPackage = func(f *dsl.File) diag.List {
 			ds := gocheck.CheckLoaded(f, in.packageDir(), target, in.goPackage)
 			ds = append(ds, in.staleCollision(f, target)...)
+			ds = append(ds, in.calleeGenerated(f)...)
 			if target == dsl.TargetTemporal {
 				ds = append(ds, in.calleeTargets(f)...)
 			}

@@ -251,6 +251,11 @@ func readmeServeClaims(t *testing.T, intro, repo, dir, base string, vars map[str
 		if _, err := os.Stat(filepath.Join(dir, "flows", "Signup.json")); err != nil {
 			t.Errorf("README: -flows ./flows holds no Signup.json after PUT /flows: %v", err)
 		}
+		// "(or the `.flow` source itself, named so: `PUT
+		// /flows?name=signup.flow`)": the same flow, defined anew.
+		src := with(put, "--json", "@examples/serve/signup.flow")
+		src[len(src)-1] += "?name=signup.flow"
+		expect("PUT /flows?name=signup.flow of examples/serve/signup.flow", src, http.StatusOK)
 	case "Start runs over HTTP and by an event":
 		// "The same request again (same `Idempotency-Key`, same body)
 		// answers the same run; the same key with another body is refused
