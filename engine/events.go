@@ -186,26 +186,34 @@ func startRefusal(fe *flowEntry, m Message, err error) error {
 	return fmt.Errorf("%w: flow %s cannot start from the payload of %s %s: %v", ErrBadState, fe.name, m.Topic, m.Event, err)
 }
 
-// unstartable is why no run may take m, a message from the broker: a flow
-// it triggers cannot start from its payload; "" when each can (or its
-// publisher started it: Message.Triggered, as triggerHandler skips it).
-// The trigger's consumer dead-letters such a message, and the inbox does
+// undeliverable is why no consumer may take m, a message from the broker:
+// a flow it triggers cannot start from its payload, or it is an awaited
+// event larger alone than the inbox may hold (it would wait for room
+// forever); "" when neither (a flow whose run its publisher started,
+// Message.Triggered, as triggerHandler skips it, is not asked). The
+// trigger's consumer dead-letters such a message, and the inbox does
 // before it would offer the message to a waiting run, so that a dead
-// letter is dead for every consumer, whichever of them receives it first.
-func (e *Engine) unstartable(m Message) string { return e.unstartableBut(m, nil) }
+// letter is dead for every consumer, whichever of them receives it first,
+// as PublishEvent refuses such an event for all (400, 413).
+func (e *Engine) undeliverable(m Message) string { return e.undeliverableBut(m, nil) }
 
-// unstartableBut is unstartable, but for flow skip, which its caller
+// undeliverableBut is undeliverable, but for flow skip, which its caller
 // starts itself (and learns so of its payload). A trigger's consumer asks
-// it of the other flows the message triggers: their consumers may have
-// dead-lettered it, or will, and a dead letter starts no run.
-func (e *Engine) unstartableBut(m Message, skip *flowEntry) string {
-	triggered, _ := e.consumersOf(m.Topic, m.Event)
+// it of the other flows the message triggers and of the inbox: they may
+// have dead-lettered it, or will, and a dead letter starts no run.
+func (e *Engine) undeliverableBut(m Message, skip *flowEntry) string {
+	triggered, awaited := e.consumersOf(m.Topic, m.Event)
 	for _, fe := range triggered {
 		if fe == skip || slices.Contains(m.Triggered, fe.name) {
 			continue
 		}
 		if _, err := fe.ops.initialState(eventState(fe, m.Payload)); err != nil {
 			return cannotStart(fe, err)
+		}
+	}
+	if awaited {
+		if err := e.in.tooLarge(m); err != nil {
+			return err.Error()
 		}
 	}
 	return ""

@@ -205,7 +205,7 @@ type inbox struct {
 	consumer string          // the broker consumer's name: every engine its own
 	ctx      context.Context // of the broker consumers
 	offer    offerFunc
-	refuse   func(Message) string // Engine.unstartable
+	refuse   func(Message) string // Engine.undeliverable
 	tel      Telemetry            // nil: none
 	max      int64                // Options.InboxBytes
 	maxDead  int                  // Options.MaxDeadLetters
@@ -267,7 +267,7 @@ func newInbox(e *Engine, st InboxStore) *inbox {
 	}
 	return &inbox{
 		st: st, clock: e.clock, log: e.log, keep: keep, keepDead: keepDead, max: max, maxDead: maxDead,
-		broker: e.broker, consumer: "await-" + e.opts.ID, ctx: e.baseCtx, tel: e.opts.Telemetry, refuse: e.unstartable,
+		broker: e.broker, consumer: "await-" + e.opts.ID, ctx: e.baseCtx, tel: e.opts.Telemetry, refuse: e.undeliverable,
 		msgs:      map[store.MessageKey]*inMsg{},
 		holds:     map[store.MessageKey]*heldRoom{},
 		pending:   map[teKey]*tePending{},
@@ -589,7 +589,9 @@ func (in *inbox) receiveAll(ctx context.Context, msgs []Message) error {
 		}
 		if reason == "" {
 			// It would wait for room forever, and the events behind it
-			// on the broker with it.
+			// on the broker with it. (refuse says so too while a flow
+			// awaits its topic and event; the inbox's consumer may
+			// outlive the await by a batch.)
 			if err := in.tooLarge(msg); err != nil {
 				reason = err.Error()
 			}

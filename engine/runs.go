@@ -510,9 +510,10 @@ func (e *Engine) triggerHandler(fe *flowEntry) func(context.Context, Message) er
 		if err := payloadError(m.Payload); err != nil {
 			return deadLetter(cannotStart(fe, err))
 		}
-		// Another flow it triggers cannot start from it: a dead letter
-		// for every consumer, as POST /events refuses it for all.
-		if reason := e.unstartableBut(m, fe); reason != "" {
+		// Another flow it triggers cannot start from it, or the inbox
+		// cannot hold it: a dead letter for every consumer, as POST
+		// /events refuses it for all.
+		if reason := e.undeliverableBut(m, fe); reason != "" {
 			return deadLetter(reason)
 		}
 		// Beyond Options.MaxRunning, ErrBusy: the broker delivers the

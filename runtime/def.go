@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/looplab/fsm"
@@ -109,20 +110,41 @@ var (
 	stateAborting = &mstate{MachineAborting, kindAborting, -1}
 )
 
-func checkStep[S any](st *Step[S]) error {
+// stepIDError reports a step ID that Register refuses: empty, not UTF-8,
+// a transition target's, "rollback", or holding ':', '/', '#', '@', white
+// space or a control character. A step's ID is part of its idempotency
+// key ("<run>/<step>", Key) and of its calls' child run IDs (ChildRunID),
+// read back from the right by the separators it may not hold; the key is
+// sent as an HTTP header (Idempotency-Key), where a control character is
+// not allowed (net/http refuses to send it), and written in logs, where a
+// line break would forge a line. Resume applies it to the steps of a
+// child run's ID (checkHistoryRunID).
+func stepIDError(id string) error {
 	switch {
-	case st == nil:
-		return fmt.Errorf("%w: nil step", ErrDefinition)
-	case st.ID == "":
+	case id == "":
 		return fmt.Errorf("%w: step with an empty ID", ErrDefinition)
-	case !utf8.ValidString(st.ID):
-		return notUTF8("step ID", st.ID)
-	case st.ID == Done || st.ID == Fail:
-		return fmt.Errorf("%w: step ID %q is reserved for a transition target", ErrDefinition, st.ID)
-	case st.ID == keyRollback:
-		return fmt.Errorf("%w: step ID %q is reserved: its idempotency key \"<run>/%s\" would read as a rollback's (ParseKey), and be one for a run ID with a '/'", ErrDefinition, st.ID, st.ID)
-	case strings.ContainsAny(st.ID, ":/#@ \t\r\n"):
-		return fmt.Errorf("%w: step ID %q contains ':', '/', '#', '@' or white space", ErrDefinition, st.ID)
+	case !utf8.ValidString(id):
+		return notUTF8("step ID", id)
+	case id == Done || id == Fail:
+		return fmt.Errorf("%w: step ID %q is reserved for a transition target", ErrDefinition, id)
+	case id == keyRollback:
+		return fmt.Errorf("%w: step ID %q is reserved: its idempotency key \"<run>/%s\" would read as a rollback's (ParseKey), and be one for a run ID with a '/'", ErrDefinition, id, id)
+	case strings.ContainsAny(id, ":/#@ \t\r\n"):
+		return fmt.Errorf("%w: step ID %q contains ':', '/', '#', '@' or white space", ErrDefinition, id)
+	case strings.ContainsFunc(id, unicode.IsControl):
+		return fmt.Errorf("%w: step ID %q contains a control character", ErrDefinition, id)
+	}
+	return nil
+}
+
+func checkStep[S any](st *Step[S]) error {
+	if st == nil {
+		return fmt.Errorf("%w: nil step", ErrDefinition)
+	}
+	if err := stepIDError(st.ID); err != nil {
+		return err
+	}
+	switch {
 	case len(st.Branches) > 0:
 		if err := checkBlock(st); err != nil {
 			return err

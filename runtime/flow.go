@@ -56,7 +56,8 @@ func WithPublisher(p Publisher) Option { return func(o *options) { o.pub = p } }
 func WithSubscriber(s Subscriber) Option { return func(o *options) { o.sub = s } }
 
 // WithIDs sets the generator of run IDs (default: NewID, a random
-// per-process prefix and a counter). IDs must be unique among the flow's runs.
+// per-process prefix and a counter). IDs must be unique among the flow's
+// runs, and follow CheckRunID: Start refuses one outside it (ErrBadRunID).
 func WithIDs(next func() string) Option { return func(o *options) { o.ids = next } }
 
 // WithRunEnded sets a function called once for every run whose life in this
@@ -144,8 +145,9 @@ func New[S any](id string, opts ...Option) *Flow[S] {
 func (f *Flow[S]) ID() string { return f.id }
 
 // Register adds steps in order. It rejects nil steps, empty, reserved
-// (done, fail, rollback) or duplicate IDs, IDs and routed outcomes that are
-// not valid UTF-8, steps without Exec, a choice
+// (done, fail, rollback) or duplicate IDs, IDs with ':', '/', '#', '@',
+// white space or a control character (stepIDError), IDs and routed
+// outcomes that are not valid UTF-8, steps without Exec, a choice
 // (NewChoice) whose Next leaves one of its outcomes unrouted, and
 // registration after the first run. Transition targets are checked when
 // the flow first starts.

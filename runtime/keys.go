@@ -251,6 +251,28 @@ func checkStartID(id string, parent *RunRef) error {
 	return CheckRunID(id)
 }
 
+// checkHistoryRunID reports id, the run ID of a history being resumed (or
+// checked: CheckHistory), that no run of the runtime has: one CheckRunID
+// refuses, unless it is the ID ChildRunID gives a call's child run of such
+// a run (at any depth: a child's child), for steps Register accepts. Its
+// errors wrap ErrBadRunID. A history is read from a store, which a hand or
+// another program may have written: the run's idempotency keys ("<run>/
+// <step>", sent as Idempotency-Key headers, where a line break or another
+// control character cannot go) and log lines are made of its ID.
+func checkHistoryRunID(id string) error {
+	for strings.Contains(id, "@") {
+		k, _, ok := ParseChildRunID(id)
+		if !ok {
+			return fmt.Errorf("%w: run ID %q has an '@' but is not a call's child run ID (ChildRunID)", ErrBadRunID, id)
+		}
+		if err := stepIDError(k.Step); err != nil {
+			return fmt.Errorf("%w: run ID %q: its call's %w", ErrBadRunID, id, err)
+		}
+		id = k.RunID
+	}
+	return CheckRunID(id)
+}
+
 // DescendsFrom reports whether run id is a descendant of run ancestor: a
 // child run of one of its calls (ChildRunID), or a child of such a child,
 // at any depth. Only ChildRunID makes IDs with an '@' (CheckRunID), and it

@@ -30,7 +30,8 @@ func (f *Flow[S]) CheckHistory(history []Event) error {
 // current attempt, with the same idempotency key; a run that was waiting
 // waits again for the same event until the same deadline, holding no
 // goroutine. Resume returns ErrFinished for a history that has ended, and a
-// *HistoryError for one that does not fit the flow.
+// *HistoryError for one that does not fit the flow, or whose run ID no run
+// could have (checkHistoryRunID).
 //
 // A history that the flow's sink has moved past (the run went on, or ended,
 // in this process after the history was loaded) is not resumed from: Resume
@@ -161,6 +162,9 @@ func (d *definition[S]) rebuild(history []Event) (*rebuilt, error) {
 	first := &history[0]
 	if first.Flow != d.id {
 		return nil, &HistoryError{Seq: first.Seq, Msg: fmt.Sprintf("history of flow %q, not %q", first.Flow, d.id)}
+	}
+	if err := checkHistoryRunID(first.RunID); err != nil {
+		return nil, &HistoryError{Seq: first.Seq, Msg: err.Error()}
 	}
 	for i := range history {
 		e := &history[i]

@@ -161,7 +161,12 @@ func (f *Flow[S]) newRun(ctx context.Context, state S, history []Event, was *pro
 		return nil, fmt.Errorf("%w: resuming run %q with run ID %q", ErrHistory, id, ro.id)
 	}
 	if id == "" {
+		// A generated ID follows the rule of a chosen one: WithIDs is
+		// the caller's code too.
 		id = f.opts.ids()
+		if err := CheckRunID(id); err != nil {
+			return nil, fmt.Errorf("runtime: flow %q: the run ID generator (WithIDs): %w", f.id, err)
+		}
 	}
 	r := &Run[S]{
 		flow:      f,
