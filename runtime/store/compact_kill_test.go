@@ -10,19 +10,16 @@ package store
 // removed runs must be all there or all gone, never in part or twice.
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -217,35 +214,14 @@ func sum(m map[string]int) int {
 
 func runCompactChild(t *testing.T, dir string, w *workload, crashAt string, randomKill time.Duration) (killed bool) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envCompactChild+"=1", envCrashAt+"="+crashAt,
-		"FLOWGEN_STORE_DIR="+dir, "FLOWGEN_LIVE="+strings.Join(w.live, " "), "GORACE=halt_on_error=1")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
+	c := startChild(t, envCompactChild+"=1", envCrashAt+"="+crashAt,
+		"FLOWGEN_STORE_DIR="+dir, "FLOWGEN_LIVE="+strings.Join(w.live, " "))
+	if c.out.Scan() && randomKill >= 0 {
+		time.AfterFunc(randomKill, c.kill)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	for c.out.Scan() {
 	}
-	sc := bufio.NewScanner(out)
-	if sc.Scan() && randomKill >= 0 {
-		time.AfterFunc(randomKill, func() { cmd.Process.Signal(syscall.SIGKILL) })
-	}
-	for sc.Scan() {
-	}
-	err = cmd.Wait()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		return false
-	case errors.As(err, &ee) && ee.Sys().(syscall.WaitStatus).Signaled() && ee.Sys().(syscall.WaitStatus).Signal() == syscall.SIGKILL:
-		return true
-	default:
-		t.Fatalf("child (crash at %q): %v\n%s", crashAt, err, stderr.String())
-		return false
-	}
+	return c.wait(t, fmt.Sprintf("crash at %q", crashAt))
 }
 
 // checkAfterCompactKill opens the store as a restart would and checks it

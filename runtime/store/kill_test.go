@@ -51,6 +51,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(envCall2Child) != "" {
 		os.Exit(call2Process())
 	}
+	if dir := os.Getenv(envLoadChild); dir != "" {
+		os.Exit(loadChild(dir))
+	}
 	if os.Getenv(envMixChild) != "" {
 		os.Exit(mixChild())
 	}
@@ -221,31 +224,55 @@ type lane struct {
 func runChild(t *testing.T, l *lane, gen int, crashAt string, randomKill time.Duration, nruns int) (killed bool) {
 	t.Helper()
 	prefix := fmt.Sprintf("g%d", gen)
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), l.childEnv+"=1", envCrashAt+"="+crashAt,
-		"FLOWGEN_STORE_DIR="+l.dir, "FLOWGEN_RUN_PREFIX="+prefix, "FLOWGEN_RUNS="+strconv.Itoa(nruns), "GORACE=halt_on_error=1")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
+	c := startChild(t, l.childEnv+"=1", envCrashAt+"="+crashAt,
+		"FLOWGEN_STORE_DIR="+l.dir, "FLOWGEN_RUN_PREFIX="+prefix, "FLOWGEN_RUNS="+strconv.Itoa(nruns))
+	for i := range nruns {
+		l.started[fmt.Sprintf("%s-%d", prefix, i)] = l.scenario(i)
+	}
+	if c.out.Scan() && randomKill >= 0 {
+		time.AfterFunc(randomKill, c.kill)
+	}
+	for c.out.Scan() {
+	}
+	return c.wait(t, fmt.Sprintf("crash at %q", crashAt))
+}
+
+// child is this test binary run as a child process: its stdout, line by
+// line (what it acknowledges), and its stderr, kept for a failure.
+type child struct {
+	cmd    *exec.Cmd
+	out    *bufio.Scanner
+	stderr strings.Builder
+}
+
+// startChild starts a child with env added to this process's.
+func startChild(t *testing.T, env ...string) *child {
+	t.Helper()
+	c := &child{cmd: exec.Command(os.Args[0], "-test.run=^$")}
+	c.cmd.Env = append(append(os.Environ(), env...), "GORACE=halt_on_error=1")
+	c.cmd.Stderr = &c.stderr
+	out, err := c.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	forkMu.Lock()
-	err = cmd.Start()
+	err = c.cmd.Start()
 	forkMu.Unlock()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range nruns {
-		l.started[fmt.Sprintf("%s-%d", prefix, i)] = l.scenario(i)
-	}
-	sc := bufio.NewScanner(out)
-	if sc.Scan() && randomKill >= 0 {
-		time.AfterFunc(randomKill, func() { cmd.Process.Signal(syscall.SIGKILL) })
-	}
-	for sc.Scan() {
-	}
-	err = cmd.Wait()
+	c.out = bufio.NewScanner(out)
+	return c
+}
+
+func (c *child) kill() { c.cmd.Process.Signal(syscall.SIGKILL) }
+
+// wait waits for the child to end, once its stdout was read to the end,
+// and reports whether a SIGKILL ended it; any other end but exit 0 fails
+// the test, what (the child's task) and its stderr said.
+func (c *child) wait(t *testing.T, what string) (killed bool) {
+	t.Helper()
+	err := c.cmd.Wait()
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
@@ -253,7 +280,7 @@ func runChild(t *testing.T, l *lane, gen int, crashAt string, randomKill time.Du
 	case errors.As(err, &ee) && ee.Sys().(syscall.WaitStatus).Signaled() && ee.Sys().(syscall.WaitStatus).Signal() == syscall.SIGKILL:
 		return true
 	default:
-		t.Fatalf("child (crash at %q): %v\n%s", crashAt, err, stderr.String())
+		t.Fatalf("child (%s): %v\n%s", what, err, c.stderr.String())
 		return false
 	}
 }
