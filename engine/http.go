@@ -909,7 +909,7 @@ func (e *Engine) httpDeadLetters(w http.ResponseWriter, r *http.Request) {
 	}
 	var after store.MessageKey
 	if k != nil {
-		after = store.MessageKey{Topic: k[0], Event: k[1], ID: k[2]}
+		after = messageAfter(k)
 	}
 	dls, more, err := e.deadLetterPage(q.Get("topic"), q.Get("event"), newest, after, limit)
 	if errors.Is(err, store.ErrUnknownMessage) && after != (store.MessageKey{}) {
@@ -924,7 +924,7 @@ func (e *Engine) httpDeadLetters(w http.ResponseWriter, r *http.Request) {
 	if more {
 		last := dls[len(dls)-1]
 		out["truncated"] = true
-		out["next_cursor"] = deadLetterCursor.encode(last.Topic, last.Event, last.ID)
+		out["next_cursor"] = MessageCursor(store.MessageKey{Topic: last.Topic, Event: last.Event, ID: last.ID})
 	}
 	out["dead_letters"] = dls
 	writeJSON(w, http.StatusOK, out)
