@@ -264,9 +264,10 @@ type inboxIndex struct {
 	// at its cursor's place and looks at the entries it lists (and those
 	// its filter passes over), not at the whole inbox, so reading every
 	// page costs what one read of the whole does. Holes are swept out
-	// once they are half of it (sweep), which keeps it within 4 words a
-	// message (2 with the slack of append), and head skips those at
-	// its start, where retention expires the oldest.
+	// once they are more than half of it (sweep), so it is at most twice
+	// as long as the messages it holds, and its room, which append
+	// doubles, at most 4 words a message (1 to 2 without holes); head
+	// skips the holes at its start, where retention expires the oldest.
 	order []*msgEntry
 	// holes counts the nils in order; head is the place of its first
 	// entry (len(order) when it has none).
