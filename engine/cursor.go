@@ -81,6 +81,30 @@ func RunsCursorAfter(c string) (string, error) {
 	return parts[0], nil
 }
 
+// MessageCursor is the cursor of GET /deadletters (its next_cursor) that
+// continues after the inbox's message k: `flowgen inbox -limit` prints it,
+// so that a page of the command and one of the API continue each other.
+func MessageCursor(k store.MessageKey) string {
+	return deadLetterCursor.encode(k.Topic, k.Event, k.ID)
+}
+
+// MessageCursorAfter is the message a cursor of GET /deadletters
+// (MessageCursor) continues after (store.MessageFilter.After), or an error
+// for a string that GET /deadletters did not answer.
+func MessageCursorAfter(c string) (store.MessageKey, error) {
+	parts, err := deadLetterCursor.parse(c)
+	if err != nil {
+		return store.MessageKey{}, err
+	}
+	return messageAfter(parts), nil
+}
+
+// messageAfter is the message the parts of a cursor of GET /deadletters
+// name.
+func messageAfter(parts []string) store.MessageKey {
+	return store.MessageKey{Topic: parts[0], Event: parts[1], ID: parts[2]}
+}
+
 // parse is decode, with the error that says which list answers such a
 // cursor.
 func (k cursorKind) parse(c string) ([]string, error) {

@@ -668,13 +668,14 @@ func (e *Engine) httpList(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err, nil)
 		return
 	}
-	limit, ok := listLimit(w, q)
+	// pageParams reads ?order= again: moreFilters read it first, so that
+	// a refused order is answered before since, until and limit are, as
+	// GET /runs always has; here it cannot be refused.
+	limit, _, after, ok := pageParams(w, q, runsCursor)
 	if !ok {
 		return
 	}
-	if after, ok := cursorParam(w, q, runsCursor); !ok {
-		return
-	} else if after != nil {
+	if after != nil {
 		f.After = after[0]
 	}
 	runs, next, err := RunsPage(func(f store.Filter) ([]store.RunInfo, error) { return e.Runs(r.Context(), f) }, f, limit)
@@ -739,7 +740,7 @@ func listLimit(w http.ResponseWriter, q url.Values) (int, bool) {
 }
 
 // pageParams reads the query of a list that pages with a cursor of kind
-// k (GET /runs/{id}/children, GET /deadletters): its page size (?limit=,
+// k (GET /runs, GET /runs/{id}/children, GET /deadletters): its page size (?limit=,
 // listLimit), whether newest first (?order=, listOrder) and the parts of
 // ?cursor= (nil without one), or answers 400 for any of them out of
 // bounds.
@@ -932,7 +933,7 @@ func (e *Engine) httpDeadLetters(w http.ResponseWriter, r *http.Request) {
 	}
 	var after store.MessageKey
 	if k != nil {
-		after = store.MessageKey{Topic: k[0], Event: k[1], ID: k[2]}
+		after = messageAfter(k)
 	}
 	dls, more, err := e.deadLetterPage(q.Get("topic"), q.Get("event"), newest, after, limit)
 	if errors.Is(err, store.ErrUnknownMessage) && after != (store.MessageKey{}) {
@@ -947,7 +948,7 @@ func (e *Engine) httpDeadLetters(w http.ResponseWriter, r *http.Request) {
 	if more {
 		last := dls[len(dls)-1]
 		out["truncated"] = true
-		out["next_cursor"] = deadLetterCursor.encode(last.Topic, last.Event, last.ID)
+		out["next_cursor"] = MessageCursor(store.MessageKey{Topic: last.Topic, Event: last.Event, ID: last.ID})
 	}
 	out["dead_letters"] = dls
 	writeJSON(w, http.StatusOK, out)

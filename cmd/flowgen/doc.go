@@ -186,7 +186,7 @@
 //
 //	flowgen runs -store DIR [-flow NAME] [-status STATE|active] [-order oldest|newest] [-limit N] [-cursor CURSOR] [-json]
 //	flowgen history -store DIR [-json] RUN
-//	flowgen inbox -store DIR [-topic TOPIC] [-event EVENT] [-state pending|claimed|dead] [-json]
+//	flowgen inbox -store DIR [-topic TOPIC] [-event EVENT] [-state pending|claimed|dead] [-order oldest|newest] [-limit N] [-cursor CURSOR] [-json]
 //
 // Runs lists the runs recorded in a durable store (runtime/store): run ID,
 // flow, state, current or last step, number of events and the time of the
@@ -213,8 +213,12 @@
 // payloads included (payload_text for one that is not JSON in UTF-8). It
 // reads and prints the messages a page at a time, as GET /deadletters pages
 // the dead letters (1,000 messages and, with -json, 4 MiB of payloads past
-// the first; the table reads none). The store is opened read-only, so a
-// service may have it open at the same time.
+// the first; the table reads none), in the order they arrived or, with
+// -order newest, the latest first; -limit N prints one page of at most N
+// messages and, when more follow, the -cursor of the next page on stderr
+// ("next page: -cursor CURSOR"): the cursor GET /deadletters answers as
+// next_cursor, so that either continues the other's pages. The store is
+// opened read-only, so a service may have it open at the same time.
 //
 // # Compact
 //

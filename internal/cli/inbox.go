@@ -25,13 +25,18 @@ the dead letters. The store is opened read-only.
 
 The messages are read and printed a page at a time, as GET /deadletters
 pages the dead letters (1,000 messages and, with -json, 4 MiB of payloads
-past the first; the table's columns are aligned a page at a time).`,
+past the first; the table's columns are aligned a page at a time). -limit N
+prints one page of at most N messages and, when more follow, says on stderr
+the -cursor of the next page: the cursor GET /deadletters answers as
+next_cursor, so that either continues the other's pages. -order newest
+lists the latest messages first.`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
 		dir := storeFlag(fs)
 		topic := fs.String("topic", "", "only messages of this `TOPIC`")
 		event := fs.String("event", "", "only messages of this `EVENT`")
 		state := fs.String("state", "", "only messages in this `STATE`: "+joinMsgStates())
 		asJSON := fs.Bool("json", false, "print one JSON object per message, one per line, payload included")
+		pages := addPageFlags(fs, "inbox", "message", "messages", "the order they arrived", "GET /deadletters")
 		return func(e *env, args []string) int {
 			if len(args) != 0 {
 				return usageError(e, "unexpected arguments %q", args)
@@ -40,6 +45,14 @@ past the first; the table's columns are aligned a page at a time).`,
 				return usageError(e, "-store is required")
 			}
 			f := store.MessageFilter{Topic: *topic, Event: *event, State: store.MessageState(*state)}
+			page, newest, code, ok := pages.read(e, func(c string) (err error) {
+				f.After, err = engine.MessageCursorAfter(c)
+				return err
+			})
+			if !ok {
+				return code
+			}
+			f.Newest, f.Limit = newest, page
 			if f.State != "" && !slices.Contains(msgStates, f.State) {
 				return usageError(e, "unknown -state %q; want one of %s", *state, joinMsgStates())
 			}
@@ -49,7 +62,7 @@ past the first; the table's columns are aligned a page at a time).`,
 			}
 			defer st.Close()
 			// A page at a time, as GET /deadletters reads them (at most
-			// engine.MaxListLimit messages and, with -json, past the
+			// -limit or engine.MaxListLimit messages and, with -json, past the
 			// first, engine.MaxDeadLetterPageBytes of payloads; the
 			// table shows none and reads none): dead letters alone may
 			// be 10,000, each with a payload as large as the broker
@@ -63,9 +76,11 @@ past the first; the table's columns are aligned a page at a time).`,
 				f.NoPayload = true
 				fmt.Fprintln(tw, "TOPIC\tEVENT\tID\tSTATE\tRECEIVED\tUPDATED\tCLAIMED BY / REASON")
 			}
-			f.Limit = engine.MaxListLimit
-			for {
+			for first := true; ; first = false {
 				ms, more, err := st.MessagePage(f, engine.MaxDeadLetterPageBytes)
+				if errors.Is(err, store.ErrUnknownMessage) && first && *pages.cursor != "" {
+					return failf(e, "-cursor %q names message %s, which the inbox no longer keeps: list again from the start", *pages.cursor, f.After)
+				}
 				if errors.Is(err, store.ErrUnknownMessage) {
 					// Another process expired it while this one read the inbox.
 					return failf(e, "message %s, which the next page continues after, is no longer in the inbox: list again", f.After)
@@ -92,6 +107,9 @@ past the first; the table's columns are aligned a page at a time).`,
 					return exitOK
 				}
 				f.After = ms[len(ms)-1].Key()
+				if pages.stop(e, engine.MessageCursor(f.After)) {
+					return exitOK
+				}
 			}
 		}
 	},

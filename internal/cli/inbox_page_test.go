@@ -64,3 +64,40 @@ func TestInboxVerbPages(t *testing.T) {
 		}
 	}, "inbox", "-store", dir)
 }
+
+// messageIDs are the ID column of an inbox table, or the id of each line
+// of inbox -json.
+func messageIDs(t *testing.T, out string, asJSON bool) []string {
+	return listedIDs(t, out, asJSON, 2, "id")
+}
+
+// flowgen inbox -limit N prints one page and on stderr the -cursor of the
+// next, the very cursor GET /deadletters answers, so that each continues
+// the other's pages; -order newest the latest first: as flowgen runs
+// pages. It had neither, and printed the whole inbox.
+func TestInboxVerbLimitCursor(t *testing.T) {
+	dir, st := newStore(t)
+	defer st.Close()
+	t0 := time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
+	key := func(i int) store.MessageKey {
+		return store.MessageKey{Topic: "t", Event: "e", ID: fmt.Sprintf("m-%d", i)}
+	}
+	for i := 1; i <= 5; i++ {
+		m := store.Message{Topic: "t", Event: "e", ID: key(i).ID, Payload: json.RawMessage(`{}`), Received: t0}
+		if err := st.DeadLetter(context.Background(), m, "poison", t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	args := []string{"inbox", "-store", dir, "-state", "dead"}
+	checkVerbPages(t, st, pagingVerb{
+		args: args, ids: messageIDs,
+		id:     func(i int) string { return key(i).ID },
+		cursor: func(i int) string { return engine.MessageCursor(key(i)) },
+		route:  "/deadletters", items: "dead_letters", idKey: "id",
+	})
+	verbErrors(t, args, []verbError{
+		{[]string{"-cursor", "m-2"}, 2, "is not one that GET /deadletters answered"},
+		{[]string{"-cursor", engine.RunsCursor("m-2")}, 2, "is not one that GET /deadletters answered"},
+		{[]string{"-cursor", engine.MessageCursor(key(9))}, 1, "which the inbox no longer keeps: list again from the start"},
+	})
+}

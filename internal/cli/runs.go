@@ -5,7 +5,6 @@ package cli
 
 import (
 	"bytes"
-	"cmp"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -54,9 +53,7 @@ runs first.`,
 		flow := fs.String("flow", "", "only runs of the flow with this `NAME`")
 		status := fs.String("status", "", "only runs in this `STATE`: "+joinStates()+", or active (not over)")
 		asJSON := fs.Bool("json", false, "print one JSON object per run, one per line")
-		limit := fs.Int("limit", 0, "print one page of at most `N` runs, 1 to "+strconv.Itoa(engine.MaxListLimit)+", and the -cursor of the next on stderr (0: every run)")
-		cursor := fs.String("cursor", "", "list from the page this `CURSOR` names: the next page that flowgen runs -limit printed, or next_cursor of GET /runs")
-		order := fs.String("order", "oldest", "the `ORDER` of the runs: oldest (the order they started) or newest first")
+		pages := addPageFlags(fs, "runs", "run", "runs", "the order they started", "GET /runs")
 		return func(e *env, args []string) int {
 			if len(args) != 0 {
 				return usageError(e, "unexpected arguments %q", args)
@@ -64,20 +61,15 @@ runs first.`,
 			if *dir == "" {
 				return usageError(e, "-store is required")
 			}
-			if *limit < 0 || *limit > engine.MaxListLimit {
-				return usageError(e, "-limit %d: want a number from 1 to %d, or 0 for every run", *limit, engine.MaxListLimit)
-			}
 			f := store.Filter{Flow: *flow}
-			newest, err := engine.ListOrder(*order)
-			if err != nil {
-				return usageError(e, "-%v", err)
+			page, newest, code, ok := pages.read(e, func(c string) (err error) {
+				f.After, err = engine.RunsCursorAfter(c)
+				return err
+			})
+			if !ok {
+				return code
 			}
 			f.Newest = newest
-			if *cursor != "" {
-				if f.After, err = engine.RunsCursorAfter(*cursor); err != nil {
-					return usageError(e, "-%v", err)
-				}
-			}
 			switch s := runtime.RunState(*status); {
 			case s == "":
 			case s == "active":
@@ -99,12 +91,11 @@ runs first.`,
 			} else {
 				fmt.Fprintln(tw, "RUN\tFLOW\tSTATE\tSTEP\tEVENTS\tUPDATED\tPARENT")
 			}
-			page := cmp.Or(*limit, engine.MaxListLimit)
 			for first := true; ; {
 				runs, next, err := engine.RunsPage(st.List, f, page)
 				if errors.Is(err, engine.ErrRunsCursorGone) {
 					if first {
-						return failf(e, "-cursor %q %v", *cursor, err)
+						return failf(e, "-cursor %q %v", *pages.cursor, err)
 					}
 					// Another process compacted the store while this one read it.
 					return failf(e, "run %q, which the next page continues after, %v", f.After, err)
@@ -130,8 +121,7 @@ runs first.`,
 				if next == "" {
 					return exitOK
 				}
-				if *limit > 0 {
-					fmt.Fprintf(e.stderr, "next page: -cursor %s\n", engine.RunsCursor(next))
+				if pages.stop(e, engine.RunsCursor(next)) {
 					return exitOK
 				}
 				f.After = next

@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -37,36 +39,62 @@ func storeOfRuns(t *testing.T, n int) (string, *store.Store) {
 // runIDs are the RUN column of a runs table, or the run_id of each line
 // of runs -json.
 func runIDs(t *testing.T, out string, asJSON bool) []string {
+	return listedIDs(t, out, asJSON, 0, "run_id")
+}
+
+// listedIDs are the IDs a verb's table has in its column (counted from 0,
+// after its header), or those each line of its -json has in the member
+// key.
+func listedIDs(t *testing.T, out string, asJSON bool, column int, key string) []string {
 	t.Helper()
 	var ids []string
 	for i, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
 		switch {
 		case line == "":
 		case asJSON:
-			var r struct {
-				RunID string `json:"run_id"`
-			}
-			if err := json.Unmarshal([]byte(line), &r); err != nil {
+			var item map[string]any
+			if err := json.Unmarshal([]byte(line), &item); err != nil {
 				t.Fatalf("line %d: %v: %s", i+1, err, line)
 			}
-			ids = append(ids, r.RunID)
+			ids = append(ids, fmt.Sprint(item[key]))
 		case i > 0: // the table's header first
-			ids = append(ids, strings.Fields(line)[0])
+			ids = append(ids, strings.Fields(line)[column])
 		}
 	}
 	return ids
 }
 
-func wantIDs(from, to int) []string {
-	var ids []string
-	step := 1
-	if from > to {
-		step = -1
+// verbPage runs `flowgen args...` (a verb that pages: runs, inbox), as a
+// table and with -json, and returns what ids reads of its output and the
+// next page's cursor, which both must print alike.
+func verbPage(t *testing.T, ids func(t *testing.T, out string, asJSON bool) []string, args ...string) ([]string, string) {
+	t.Helper()
+	var tableIDs []string
+	var tableNext string
+	for _, asJSON := range []bool{false, true} {
+		a := args
+		if asJSON {
+			a = append(slices.Clip(a), "-json")
+		}
+		code, out, errOut := runMain(a...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", a, code, errOut)
+		}
+		got := ids(t, out, asJSON)
+		next, _ := strings.CutPrefix(strings.TrimSuffix(errOut, "\n"), "next page: -cursor ")
+		if next != "" && strings.Contains(next, " ") || next == "" && errOut != "" {
+			t.Fatalf("%v: stderr %q, want the next page's cursor or nothing", a, errOut)
+		}
+		if !asJSON {
+			tableIDs, tableNext = got, next
+			continue
+		}
+		if !slices.Equal(tableIDs, got) || tableNext != next {
+			t.Errorf("%v: the table lists %q, next %q; -json %q, next %q", args, tableIDs, tableNext, got, next)
+		}
+		return got, next
 	}
-	for i := from; i != to+step; i += step {
-		ids = append(ids, fmt.Sprintf("r-%d", i))
-	}
-	return ids
+	panic("unreachable")
 }
 
 // flowgen runs prints a page at a time, as GET /runs pages the runs:
@@ -76,88 +104,12 @@ func wantIDs(from, to int) []string {
 // once, with neither.
 func TestRunsVerbPages(t *testing.T) {
 	dir, st := storeOfRuns(t, 5)
-	// page runs flowgen runs with args, as a table and with -json, and
-	// returns the runs and the next page's cursor, which both must print.
-	page := func(args ...string) ([]string, string) {
-		t.Helper()
-		var tableIDs []string
-		var tableNext string
-		for _, asJSON := range []bool{false, true} {
-			a := append([]string{"runs", "-store", dir}, args...)
-			if asJSON {
-				a = append(a, "-json")
-			}
-			code, out, errOut := runMain(a...)
-			if code != 0 {
-				t.Fatalf("%v: exit %d: %s", a, code, errOut)
-			}
-			ids := runIDs(t, out, asJSON)
-			next, _ := strings.CutPrefix(strings.TrimSuffix(errOut, "\n"), "next page: -cursor ")
-			if next != "" && strings.Contains(next, " ") || next == "" && errOut != "" {
-				t.Fatalf("%v: stderr %q, want the next page's cursor or nothing", a, errOut)
-			}
-			if !asJSON {
-				tableIDs, tableNext = ids, next
-				continue
-			}
-			if !slices.Equal(tableIDs, ids) || tableNext != next {
-				t.Errorf("%v: the table lists %q, next %q; -json %q, next %q", args, tableIDs, tableNext, ids, next)
-			}
-			return ids, next
-		}
-		panic("unreachable")
-	}
-	check := func(what string, ids []string, next string, want []string, wantNext string) {
-		t.Helper()
-		if !slices.Equal(ids, want) || next != wantNext {
-			t.Errorf("%s: %q, next %q; want %q, next %q", what, ids, next, want, wantNext)
-		}
-	}
-
-	ids, next := page("-limit", "2")
-	check("the first page", ids, next, wantIDs(1, 2), engine.RunsCursor("r-2"))
-	ids, next = page("-limit", "2", "-cursor", next)
-	check("the second page", ids, next, wantIDs(3, 4), engine.RunsCursor("r-4"))
-	ids, next = page("-limit", "2", "-cursor", next)
-	check("the last page", ids, next, wantIDs(5, 5), "")
-	ids, next = page("-order", "newest", "-limit", "3")
-	check("newest first", ids, next, wantIDs(5, 3), engine.RunsCursor("r-3"))
-	ids, next = page("-order", "newest", "-cursor", next)
-	check("newest first, the rest", ids, next, wantIDs(2, 1), "")
-
-	// A page of GET /runs continues in flowgen runs, and the other way.
-	e, err := engine.New(engine.Options{Store: st})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(e.Handler())
-	defer srv.Close()
-	get := func(query string) (ids []string, next string) {
-		t.Helper()
-		rsp, err := http.Get(srv.URL + "/runs?" + query)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rsp.Body.Close()
-		var b struct {
-			Runs []struct {
-				RunID string `json:"run_id"`
-			} `json:"runs"`
-			NextCursor string `json:"next_cursor"`
-		}
-		if err := json.NewDecoder(rsp.Body).Decode(&b); err != nil || rsp.StatusCode != 200 {
-			t.Fatalf("GET /runs?%s: %d %v", query, rsp.StatusCode, err)
-		}
-		for _, r := range b.Runs {
-			ids = append(ids, r.RunID)
-		}
-		return ids, b.NextCursor
-	}
-	_, apiNext := get("limit=2")
-	ids, next = page("-limit", "2", "-cursor", apiNext)
-	check("the page after GET /runs's", ids, next, wantIDs(3, 4), engine.RunsCursor("r-4"))
-	ids, next = get("limit=2&cursor=" + next)
-	check("GET /runs after the command's page", ids, next, wantIDs(5, 5), "")
+	srv := checkVerbPages(t, st, pagingVerb{
+		args: []string{"runs", "-store", dir}, ids: runIDs,
+		id:     func(i int) string { return fmt.Sprintf("r-%d", i) },
+		cursor: func(i int) string { return engine.RunsCursor(fmt.Sprintf("r-%d", i)) },
+		route:  "/runs", items: "runs", idKey: "run_id",
+	})
 	// A cursor whose run is gone: both say so, from one rule (engine.RunsPage).
 	rsp, err := http.Get(srv.URL + "/runs?cursor=" + engine.RunsCursor("r-9"))
 	if err != nil {
@@ -168,19 +120,119 @@ func TestRunsVerbPages(t *testing.T) {
 	if rsp.StatusCode != 400 || !strings.Contains(string(body), "names a run the store no longer has: list again from the start") {
 		t.Errorf("GET /runs with a gone run's cursor: %d %s", rsp.StatusCode, body)
 	}
+	verbErrors(t, []string{"runs", "-store", dir}, []verbError{
+		{[]string{"-cursor", "r-2"}, 2, "is not one that GET /runs answered"},
+		{[]string{"-cursor", engine.RunsCursor("r-9")}, 1, "names a run the store no longer has"},
+	})
+}
 
-	for _, c := range []struct {
-		args []string
-		code int
-		msg  string
-	}{
+// pagingVerb is a verb that pages as a list of the API does (runs as GET
+// /runs, inbox as GET /deadletters), on a store of 5 items listed 1 to 5.
+type pagingVerb struct {
+	args   []string // the verb and its -store
+	ids    func(t *testing.T, out string, asJSON bool) []string
+	id     func(i int) string // item i's ID
+	cursor func(i int) string // the cursor that continues after item i
+	// route is the API's list, items the member of its answer that lists
+	// the items, idKey the member of an item with its ID.
+	route, items, idKey string
+}
+
+// checkVerbPages checks that v prints one page with -limit N and the
+// -cursor of the next on stderr, the latest first with -order newest, and
+// that a page of the API continues in v and the other way (an engine on
+// st answers the API: the server is returned). The usual errors of -limit
+// and -order are usage errors.
+func checkVerbPages(t *testing.T, st *store.Store, v pagingVerb) *httptest.Server {
+	t.Helper()
+	page := func(args ...string) ([]string, string) {
+		t.Helper()
+		return verbPage(t, v.ids, append(slices.Clip(v.args), args...)...)
+	}
+	want := func(from, to int) []string {
+		var ids []string
+		for i := from; ; i += cmp.Compare(to, from) {
+			if ids = append(ids, v.id(i)); i == to {
+				return ids
+			}
+		}
+	}
+	check := func(what string, ids []string, next string, want []string, wantNext string) {
+		t.Helper()
+		if !slices.Equal(ids, want) || next != wantNext {
+			t.Errorf("%s: %q, next %q; want %q, next %q", what, ids, next, want, wantNext)
+		}
+	}
+
+	ids, next := page("-limit", "2")
+	check("the first page", ids, next, want(1, 2), v.cursor(2))
+	ids, next = page("-limit", "2", "-cursor", next)
+	check("the second page", ids, next, want(3, 4), v.cursor(4))
+	ids, next = page("-limit", "2", "-cursor", next)
+	check("the last page", ids, next, want(5, 5), "")
+	ids, next = page("-order", "newest", "-limit", "3")
+	check("newest first", ids, next, want(5, 3), v.cursor(3))
+	ids, next = page("-order", "newest", "-cursor", next)
+	check("newest first, the rest", ids, next, want(2, 1), "")
+
+	// A page of the API continues in the verb, and the other way.
+	e, err := engine.New(engine.Options{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(e.Handler())
+	t.Cleanup(srv.Close)
+	get := func(query string) (ids []string, next string) {
+		t.Helper()
+		rsp, err := http.Get(srv.URL + v.route + "?" + query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rsp.Body.Close()
+		var b map[string]json.RawMessage
+		var items []map[string]any
+		if err := json.NewDecoder(rsp.Body).Decode(&b); err != nil || rsp.StatusCode != 200 {
+			t.Fatalf("GET %s?%s: %d %v", v.route, query, rsp.StatusCode, err)
+		}
+		if err := json.Unmarshal(b[v.items], &items); err != nil {
+			t.Fatalf("GET %s?%s: %s: %v", v.route, query, v.items, err)
+		}
+		for _, it := range items {
+			ids = append(ids, fmt.Sprint(it[v.idKey]))
+		}
+		if c, ok := b["next_cursor"]; ok {
+			if err := json.Unmarshal(c, &next); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return ids, next
+	}
+	_, apiNext := get("limit=2")
+	ids, next = page("-limit", "2", "-cursor", apiNext)
+	check("the page after the API's", ids, next, want(3, 4), v.cursor(4))
+	ids, next = get("limit=2&cursor=" + url.QueryEscape(next))
+	check("the API after the verb's page", ids, next, want(5, 5), "")
+
+	verbErrors(t, v.args, []verbError{
 		{[]string{"-limit", "-1"}, 2, "want a number from 1 to 1000"},
 		{[]string{"-limit", "1001"}, 2, "want a number from 1 to 1000"},
 		{[]string{"-order", "sideways"}, 2, "want newest or oldest"},
-		{[]string{"-cursor", "r-2"}, 2, "is not one that GET /runs answered"},
-		{[]string{"-cursor", engine.RunsCursor("r-9")}, 1, "names a run the store no longer has"},
-	} {
-		code, _, errOut := runMain(append([]string{"runs", "-store", dir}, c.args...)...)
+	})
+	return srv
+}
+
+// verbError is a verb's arguments and the exit code and message they get.
+type verbError struct {
+	args []string
+	code int
+	msg  string
+}
+
+// verbErrors runs `flowgen verbArgs... c.args...` for each c of cases.
+func verbErrors(t *testing.T, verbArgs []string, cases []verbError) {
+	t.Helper()
+	for _, c := range cases {
+		code, _, errOut := runMain(append(slices.Clip(verbArgs), c.args...)...)
 		if code != c.code || !strings.Contains(errOut, c.msg) {
 			t.Errorf("%v: exit %d, %q; want exit %d saying %q", c.args, code, errOut, c.code, c.msg)
 		}

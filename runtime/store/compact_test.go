@@ -262,6 +262,9 @@ func checkIndexSize(t *testing.T, st *Store, runs, msgs int) {
 	if cap(st.idx.infos) > 2*runs+8 || cap(st.pos) > 2*runs+8 {
 		t.Errorf("index capacity %d infos, %d position lists for %d runs: not released", cap(st.idx.infos), cap(st.pos), runs)
 	}
+	if in := &st.inbox; len(in.order)-in.holes != msgs || cap(in.order) > 4*msgs+8 {
+		t.Errorf("inbox order of %d (%d holes, capacity %d) for %d messages", len(in.order), in.holes, cap(in.order), msgs)
+	}
 }
 
 func TestCompactDefaultKeepsEveryRun(t *testing.T) {

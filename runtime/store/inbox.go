@@ -1,13 +1,12 @@
 package store
 
 import (
-	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/flowgen/flowgen/runtime/store/internal/wal"
@@ -252,15 +251,30 @@ func decodeMessage(p []byte) (msgRecord, error) {
 type msgEntry struct {
 	msg  Message
 	pos  wal.Pos
-	seq  uint64 // order of receipt
-	recs int    // records written of it
+	at   int // its place in inboxIndex.order
+	recs int // records written of it
 }
 
 // inboxIndex is the current state of every message in the inbox, which
 // both stores keep.
 type inboxIndex struct {
-	msgs        map[MessageKey]*msgEntry
-	n           uint64
+	msgs map[MessageKey]*msgEntry
+	// order is the messages in the order of receipt, with nil where one
+	// expired (each entry knows its place, msgEntry.at): a page starts
+	// at its cursor's place and looks at the entries it lists (and those
+	// its filter passes over), not at the whole inbox, so reading every
+	// page costs what one read of the whole does. Holes are swept out
+	// once they are more than half of it (sweep), so it is at most twice
+	// as long as the messages it holds, and its room, which append
+	// doubles, at most 4 words a message (1 to 2 without holes); head
+	// skips the holes at its start, where retention expires the oldest.
+	order []*msgEntry
+	// holes counts the nils in order; head is the place of its first
+	// entry (len(order) when it has none).
+	holes, head int
+	// looked counts the entries of order lists have looked at, for a
+	// test: reading every page looks at each about once.
+	looked      atomic.Uint64
 	keepPayload bool
 	// expired counts the records of expired messages (their expiry
 	// included), which a compaction drops from the log, by the segment of
@@ -372,13 +386,13 @@ func stateError(m *Message) error {
 func (x *inboxIndex) apply(r *msgRecord, pos wal.Pos) {
 	cur := x.msgs[r.k]
 	if cur == nil { // received, or dead on arrival
-		x.n++
 		cur = &msgEntry{msg: Message{Topic: r.k.Topic, Event: r.k.Event, ID: r.k.ID, Received: r.time, State: MessagePending, Link: r.link},
-			pos: pos, seq: x.n}
+			pos: pos, at: len(x.order)}
 		if x.keepPayload {
 			cur.msg.Payload = append(json.RawMessage(nil), r.payload...)
 		}
 		x.msgs[r.k] = cur
+		x.order = append(x.order, cur)
 	}
 	m := &cur.msg
 	m.Updated = r.time
@@ -393,54 +407,63 @@ func (x *inboxIndex) apply(r *msgRecord, pos wal.Pos) {
 	case opExpired:
 		x.expired[pos.Segment] += cur.recs
 		delete(x.msgs, r.k)
+		x.remove(cur)
 	}
+}
+
+// remove takes e, which expired, out of x.order.
+func (x *inboxIndex) remove(e *msgEntry) {
+	x.order[e.at] = nil
+	x.holes++
+	for x.head < len(x.order) && x.order[x.head] == nil {
+		x.head++
+	}
+	if x.holes > len(x.order)/2 {
+		x.sweep()
+	}
+}
+
+// sweep drops the holes of x.order into a new slice just as long, so that
+// an inbox that held many messages once does not keep their room.
+func (x *inboxIndex) sweep() {
+	order := make([]*msgEntry, 0, len(x.order)-x.holes)
+	for _, e := range x.order[x.head:] {
+		if e != nil {
+			e.at = len(order)
+			order = append(order, e)
+		}
+	}
+	x.order, x.holes, x.head = order, 0, 0
 }
 
 // list returns the entries f selects, in the order of receipt (the
 // reverse for f.Newest): the first f.Limit of them (all for 0) after
-// f.After.
+// f.After. It looks at the entries from f.After's place on, up to the
+// last it lists.
 func (x *inboxIndex) list(f MessageFilter) ([]msgEntry, error) {
-	// listed reports whether e comes after f.After in the list's order.
-	listed := func(*msgEntry) bool { return true }
+	from, step := x.head, 1
+	if f.Newest {
+		from, step = len(x.order)-1, -1
+	}
 	if f.After != (MessageKey{}) {
 		e, ok := x.msgs[f.After]
 		if !ok {
 			return nil, fmt.Errorf("%w: %s (MessageFilter.After)", ErrUnknownMessage, f.After)
 		}
-		after := e.seq
-		if f.Newest {
-			listed = func(e *msgEntry) bool { return e.seq < after }
-		} else {
-			listed = func(e *msgEntry) bool { return e.seq > after }
-		}
+		from = e.at + step
 	}
-	// Sort pointers and copy only the page: a page of a long list costs
-	// no copy of the others. With a limit, the selection is cut back to
-	// the first Limit each time it holds twice as many, so that a page
-	// holds and sorts O(Limit) pointers, not the whole inbox's: one who
-	// reads every page (flowgen inbox, a client of GET /deadletters)
-	// sorted the inbox once a page.
-	order := func(a, b *msgEntry) int { return cmp.Compare(a.seq, b.seq) }
-	if f.Newest {
-		order = func(a, b *msgEntry) int { return cmp.Compare(b.seq, a.seq) }
-	}
-	cut := func(sel []*msgEntry) []*msgEntry {
-		slices.SortFunc(sel, order)
-		if f.Limit > 0 && len(sel) > f.Limit {
-			clear(sel[f.Limit:])
-			sel = sel[:f.Limit]
-		}
-		return sel
-	}
+	// Select pointers and copy only those: a whole list is copied once.
 	var sel []*msgEntry
-	for _, e := range x.msgs {
-		if listed(e) && f.match(&e.msg) {
-			if sel = append(sel, e); f.Limit > 0 && len(sel) == 2*f.Limit {
-				sel = cut(sel)
+	looked := 0
+	for i := from; i >= 0 && i < len(x.order); i += step {
+		looked++
+		if e := x.order[i]; e != nil && f.match(&e.msg) {
+			if sel = append(sel, e); len(sel) == f.Limit {
+				break
 			}
 		}
 	}
-	sel = cut(sel)
+	x.looked.Add(uint64(looked))
 	out := make([]msgEntry, len(sel))
 	for i, e := range sel {
 		out[i] = *e
