@@ -150,7 +150,8 @@ func jsonMemberNames(t types.Type) []string {
 	return names
 }
 
-// customJSON reports whether *t decodes itself from JSON or text.
+// customJSON reports whether *t decodes itself from JSON or text
+// (UnmarshalJSON or UnmarshalText), as encoding/json asks first.
 func customJSON(t types.Type) bool {
 	pt := types.NewPointer(t)
 	for _, m := range []string{"UnmarshalJSON", "UnmarshalText"} {

@@ -120,8 +120,8 @@ func checkStateJSON(pkg *types.Package, f *dsl.Flow, target string) diag.List {
 // into Go value of type error"), unless a type on the way decodes itself.
 // The empty interface decodes (as a map, a slice, a string...).
 func undecodable(t types.Type) string {
-	for range 8 {
-		if decodesItself(t) {
+	for range 8 { // a type can be its own element (type L []L)
+		if customJSON(t) { // a pointer to an interface has no methods: an interface never decodes itself
 			return ""
 		}
 		switch u := t.Underlying().(type) {
@@ -143,22 +143,6 @@ func undecodable(t types.Type) string {
 		}
 	}
 	return ""
-}
-
-// decodesItself reports whether encoding/json decodes into t with t's own
-// method (UnmarshalJSON or UnmarshalText on its pointer).
-func decodesItself(t types.Type) bool {
-	if _, isIface := t.Underlying().(*types.Interface); isIface {
-		return false // a nil interface value has no method to call
-	}
-	for _, m := range []string{"UnmarshalJSON", "UnmarshalText"} {
-		if obj, _, _ := types.LookupFieldOrMethod(types.NewPointer(t), true, nil, m); obj != nil {
-			if _, ok := obj.(*types.Func); ok {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func plural(n int, one, many string) string {

@@ -118,7 +118,13 @@ func TestStateJSONInterfaceWithMethods(t *testing.T) {
 			"	Any     any\n" +
 			"	Own     Shapes\n" +
 			"	Nothing interface{}\n" +
+			"	Dec     Decoder\n" +
+			"	Loop    Loop\n" +
 			"}\n\n" +
+			"// An interface value is nil when decoded into: its method is not called.\n" +
+			"type Decoder interface{ UnmarshalJSON([]byte) error }\n\n" +
+			"// Loop never ends in an element type.\n" +
+			"type Loop []Loop\n\n" +
 			"type Shape interface{ Area() float64 }\n\n" +
 			"// Shapes decodes itself.\n" +
 			"type Shapes []Shape\n\n" +
@@ -127,7 +133,7 @@ func TestStateJSONInterfaceWithMethods(t *testing.T) {
 	src := "flow F {\n    state S\n    step A {\n        rpc svc \"X.Y\" (In)\n        irreversible\n    }\n}\n"
 	for _, target := range []string{dsl.TargetRuntime, dsl.TargetTemporal} {
 		got := stateJSONDiags(t, src, dir, target)
-		want := []string{"2:11 error: state type S has fields that JSON cannot decode, Err (an interface with methods, error), Readers (an interface with methods, io.Reader), ByName (an interface with methods, m.Shape), Pair (an interface with methods, m.Shape): encoding/json writes the value such a field holds but cannot read it back into an interface with methods, so a run whose snapshot holds one cannot resume (and on Temporal no step after the one that sets it can run)"}
+		want := []string{"2:11 error: state type S has fields that JSON cannot decode, Err (an interface with methods, error), Readers (an interface with methods, io.Reader), ByName (an interface with methods, m.Shape), Pair (an interface with methods, m.Shape), Dec (an interface with methods, m.Decoder): encoding/json writes the value such a field holds but cannot read it back into an interface with methods, so a run whose snapshot holds one cannot resume (and on Temporal no step after the one that sets it can run)"}
 		if d := cmp.Diff(want, got); d != "" {
 			t.Errorf("%s (-want +got):\n%s", target, d)
 		}

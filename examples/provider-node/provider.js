@@ -134,6 +134,10 @@ function register() {
       })),
     };
     for (let wait = 100; ; wait = Math.min(2 * wait, (ttlSeconds * 1000) / 3)) {
+      // A SIGTERM during the wait below: shutdown has withdrawn this
+      // replica, and a registration now would be granted a lease for a
+      // replica about to exit.
+      if (stopping) throw new Error('stopping');
       let res;
       try {
         res = await engineRequest('PUT', '', reg);
@@ -148,7 +152,6 @@ function register() {
       }
       if (res.status >= 400 && res.status < 500 && !forNow(res.status)) throw new Error(`register: ${res.status} ${res.text.trim()}`);
       log(`not registered yet: ${res.status || ''} ${res.text.trim()}`);
-      if (stopping) throw new Error('stopping');
       await sleep(wait);
     }
   })().finally(() => { registering = null; });

@@ -466,6 +466,16 @@ func TestNodeProviderStopsWhileRegistering(t *testing.T) {
 	eng.CheckStopsWhileRegistering(t, leaseProvider(t, eng))
 }
 
+// A SIGTERM while the provider waits to ask to register again (its
+// registration was refused for now) withdraws it and asks no more: it
+// asked once more after its withdrawal when its wait ended before it
+// exited, and was granted a lease that led the engine's calls to a
+// replica that was gone.
+func TestNodeProviderRegistersNoMoreOnceStopping(t *testing.T) {
+	eng := leasetest.RefusingRegistrationsAtOnce(t, http.StatusServiceUnavailable)
+	eng.CheckNoRegistrationAfterWithdrawal(t, leaseProvider(t, eng), "not registered yet")
+}
+
 // leaseProvider is the provider's command against the stand-in eng, with
 // a TTL short enough to renew soon; it skips t without node.
 func leaseProvider(t *testing.T, eng *leasetest.Engine) *exec.Cmd {

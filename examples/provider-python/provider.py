@@ -352,9 +352,10 @@ class BoundedServer(http.server.ThreadingHTTPServer):
         self.closing = threading.Event()  # set before shutdown: a waiting accept gives up
         self.said_full = None  # when the bound was last logged (once a minute at most)
 
-    def process_request(self, request, client_address):
-        # serve_forever calls this after each accept: waiting here for a
-        # slot keeps it from accepting the next one.
+    def get_request(self):
+        # serve_forever calls this when a connection waits to be accepted:
+        # waiting for a slot before accepting leaves it in the backlog, so
+        # no connection is held beyond the bound, not even one unserved.
         if not self.slots.acquire(blocking=False):
             now = time.monotonic()
             if self.said_full is None or now - self.said_full >= 60:
@@ -362,17 +363,18 @@ class BoundedServer(http.server.ThreadingHTTPServer):
                 log("%d connections open, the bound (-max-conns): new ones wait until one closes" % self.max_conns)
             while not self.slots.acquire(timeout=0.2):
                 if self.closing.is_set():
-                    self.shutdown_request(request)
-                    return
+                    raise OSError("stopping")  # serve_forever accepts nothing then
         try:
-            super().process_request(request, client_address)
+            return super().get_request()
         except BaseException:
             self.slots.release()
             raise
 
-    def process_request_thread(self, request, client_address):
+    def shutdown_request(self, request):
+        # Called once for each connection accepted, whichever way it ends
+        # (served, refused by verify_request, or its thread not started).
         try:
-            super().process_request_thread(request, client_address)
+            super().shutdown_request(request)
         finally:
             self.slots.release()
 

@@ -99,72 +99,82 @@ func declaresType(src []byte, name string) bool {
 }
 
 // calleeGenerated warns, for each call of f's flows whose callee another
-// .flow file of the package declares, when that file is not generated into
-// the package: it has no generated file there (gen.FileName) and no
-// //go:generate line of the package's Go files names it. The caller's
-// generated constructor takes the callee's *<Callee>Flow, so the package
-// would not compile, and go build would say so in generated code
-// ("undefined: ArchiveFlow"), far from the cause (code "call-generate").
-// A callee of the file itself, or of another input of the command, is
-// generated with it. A warning, not an error: a go:generate line that
-// makes the file without naming it (a shell glob) is not seen.
+// .flow file of the package declares, when nothing makes the callee's
+// *<Callee>Flow in the package: no Go file there declares it (its
+// generated file, under gen.FileName's name or -o's) and no //go:generate
+// line of the package's Go files names the callee's file. The caller's
+// generated constructor takes that type, so the package would not
+// compile, and go build would say so in generated code ("undefined:
+// ArchiveFlow"), far from the cause (code "call-generate"). A callee of
+// the file itself, or of another input of the command, is generated with
+// it. A warning, not an error: a go:generate line that makes the file
+// without naming it (a shell glob) is not seen.
 func (in *input) calleeGenerated(f *dsl.File) diag.List {
 	var ds diag.List
-	var lines []string // the package's go:generate lines, read once when needed
+	var srcs [][]byte // the package's Go files, read once when needed
 	read := false
 	for _, c := range in.siblingCalls(f) {
-		generated := gen.FileName(c.file.path)
-		if src, _, err := regfile.Read(filepath.Join(in.packageDir(), generated), -1); err == nil && dsl.IsGenerated(src) {
-			continue
-		}
 		if !read {
-			lines, read = generateLines(in.packageDir()), true
+			srcs, read = goSources(in.packageDir()), true
 		}
+		typ := c.callee.GoNames().Type
 		base := filepath.Base(c.file.path)
-		if slices.ContainsFunc(lines, func(l string) bool { return namesFile(l, base) }) {
+		if slices.ContainsFunc(srcs, func(src []byte) bool {
+			return bytes.Contains(src, []byte(typ)) && declaresType(src, typ) || namesFile(generateLines(src), base)
+		}) {
 			continue
 		}
 		ds = append(ds, diag.Warnf(c.site.Action.Flow.Range, "call-generate",
-			"flow %q is declared in %s, which nothing generates into the package (there is no %s, and no //go:generate line names it): %s takes a *%s, so the package will not compile",
-			c.callee.Name, in.beside(base), in.beside(filepath.Base(generated)), c.caller.GoNames().Constructor, c.callee.GoNames().Type).
+			"flow %q is declared in %s, which nothing generates into the package (no Go file declares %s, and no //go:generate line names %s): %s takes a *%s, so the package will not compile",
+			c.callee.Name, in.beside(base), typ, base, c.caller.GoNames().Constructor, typ).
 			WithHint("add `//go:generate go tool flowgen %s` to a Go file of the package, or name both files in one go:generate line", base))
 	}
 	return ds
 }
 
-// generateLines returns the //go:generate lines of the Go files in dir,
-// test files included, as go generate reads them: at the start of a line.
-func generateLines(dir string) []string {
+// goSources returns the sources of the Go files in dir, test files
+// included.
+func goSources(dir string) [][]byte {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil
 	}
-	var out []string
+	var out [][]byte
 	for _, ent := range ents {
 		if ent.IsDir() || filepath.Ext(ent.Name()) != ".go" {
 			continue
 		}
-		src, _, err := regfile.Read(filepath.Join(dir, ent.Name()), -1)
-		if err != nil {
-			continue
-		}
-		sc := bufio.NewScanner(bytes.NewReader(src))
-		sc.Buffer(nil, len(src)+1)
-		for sc.Scan() {
-			if rest, ok := strings.CutPrefix(sc.Text(), "//go:generate "); ok {
-				out = append(out, rest)
-			}
+		if src, _, err := regfile.Read(filepath.Join(dir, ent.Name()), -1); err == nil {
+			out = append(out, src)
 		}
 	}
 	return out
 }
 
-// namesFile reports whether the go:generate line names the file base of
-// its directory among its words (quoted or not, ./base too).
-func namesFile(line, base string) bool {
-	for _, w := range strings.Fields(line) {
-		if filepath.Clean(strings.Trim(w, `"'`)) == base {
-			return true
+// generateLines returns the //go:generate lines of the Go source src,
+// after the directive, as go generate reads them: at the start of a line,
+// followed by a space or a tab.
+func generateLines(src []byte) []string {
+	var out []string
+	sc := bufio.NewScanner(bytes.NewReader(src))
+	sc.Buffer(nil, len(src)+1)
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), "//go:generate")
+		if ok && rest != "" && (rest[0] == ' ' || rest[0] == '\t') {
+			out = append(out, rest[1:])
+		}
+	}
+	return out
+}
+
+// namesFile reports whether one of the go:generate lines names the file
+// base of its directory among its words (quoted or not, ./base too).
+func namesFile(lines []string, base string) bool {
+	for _, l := range lines {
+		for _, w := range strings.Fields(l) {
+			if filepath.Clean(strings.Trim(w, `"'`)) == base {
+				return true
+			}
 		}
 	}
 	return false

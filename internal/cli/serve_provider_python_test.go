@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -396,8 +397,40 @@ func TestPythonProviderBoundsConnections(t *testing.T) {
 		t.Fatalf("a third connection was answered (%d) while two were held, with -max-conns 2", code)
 	default:
 	}
+	// The third waits in the listen backlog, not accepted: the provider
+	// holds two. It accepted it, then waited for a slot to serve it.
+	if n, ok := acceptedOn(t, base); ok && n != 2 {
+		t.Errorf("the provider holds %d connections at its bound, with -max-conns 2", n)
+	}
 	_ = silent[0].Close()
 	if code := <-answered; code != 401 {
 		t.Fatalf("the call that waited for a connection: %d, want 401 (no call token)", code)
 	}
+}
+
+// acceptedOn counts the TCP connections to the listener at addr (host:port)
+// that a process accepted, as Linux's /proc/net/tcp lists them: those
+// established there with an inode, a socket a process holds (one still in
+// the listen backlog has none). ok is false where there is no
+// /proc/net/tcp.
+func acceptedOn(t *testing.T, addr string) (n int, ok bool) {
+	t.Helper()
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		return 0, false
+	}
+	_, port, _ := net.SplitHostPort(addr)
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := fmt.Sprintf(":%04X", p)
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+		f := strings.Fields(line)
+		if len(f) > 9 && strings.HasSuffix(f[1], local) && f[3] == "01" && f[9] != "0" {
+			n++
+		}
+	}
+	return n, true
 }

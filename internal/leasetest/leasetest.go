@@ -34,21 +34,36 @@ type Engine struct {
 	// sent (refused): the provider hears it while it stops.
 	deleting, refused chan struct{}
 	once              [2]sync.Once
-	mu                sync.Mutex
-	log               []string      // "PUT 408", "RENEW 200", "DELETE 204", in order
-	changed           chan struct{} // closed and replaced at each request
+	// With late, every registration is refused at once, and a withdrawal
+	// is held until a registration comes after it (putLate), a few
+	// seconds at most: a provider that asks to register again once it has
+	// withdrawn, as it stops, has time to be seen doing so.
+	late     bool
+	putLate  chan struct{}
+	lateOnce sync.Once
+	mu       sync.Mutex
+	log      []string      // "PUT 408", "RENEW 200", "DELETE 204", in order
+	changed  chan struct{} // closed and replaced at each request
 }
 
 // RefusingFirst starts an Engine whose first registration and first
 // renewal are answered status; it closes when t ends.
-func RefusingFirst(t testing.TB, status int) *Engine { return start(t, status, false) }
+func RefusingFirst(t testing.TB, status int) *Engine { return start(t, status, false, false) }
 
 // RefusingRegistrations starts an Engine that answers every
 // registration status; it closes when t ends.
-func RefusingRegistrations(t testing.TB, status int) *Engine { return start(t, status, true) }
+func RefusingRegistrations(t testing.TB, status int) *Engine { return start(t, status, true, false) }
 
-func start(t testing.TB, status int, always bool) *Engine {
-	e := &Engine{refuse: status, always: always, changed: make(chan struct{}), deleting: make(chan struct{}), refused: make(chan struct{})}
+// RefusingRegistrationsAtOnce starts an Engine that answers every
+// registration status at once, and holds a withdrawal until a
+// registration follows it (CheckNoRegistrationAfterWithdrawal); it
+// closes when t ends.
+func RefusingRegistrationsAtOnce(t testing.TB, status int) *Engine {
+	return start(t, status, false, true)
+}
+
+func start(t testing.TB, status int, always, late bool) *Engine {
+	e := &Engine{refuse: status, always: always, late: late, changed: make(chan struct{}), deleting: make(chan struct{}), refused: make(chan struct{}), putLate: make(chan struct{})}
 	mux := http.NewServeMux()
 	for pattern, what := range map[string]string{"PUT /providers/{name}": "PUT", "POST /providers/{name}/renew": "RENEW", "DELETE /providers/{name}": "DELETE"} {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) { e.serve(w, r, what) })
@@ -68,8 +83,11 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, what string) {
 	switch {
 	case what == "DELETE":
 		status = http.StatusNoContent
-	case first, e.always && what == "PUT":
+	case first, (e.always || e.late) && what == "PUT":
 		status = e.refuse
+	}
+	if e.late && what == "PUT" && slices.ContainsFunc(e.log, func(l string) bool { return strings.HasPrefix(l, "DELETE ") }) {
+		e.lateOnce.Do(func() { close(e.putLate) })
 	}
 	e.log = append(e.log, fmt.Sprintf("%s %d", what, status))
 	close(e.changed)
@@ -77,6 +95,12 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, what string) {
 	e.mu.Unlock()
 	if e.always {
 		e.inOrder(w, what)
+	}
+	if e.late && what == "DELETE" {
+		select {
+		case <-e.putLate:
+		case <-time.After(5 * time.Second):
+		}
 	}
 	if status != http.StatusOK {
 		w.WriteHeader(status)
@@ -203,4 +227,58 @@ func startProvider(t testing.TB, cmd *exec.Cmd, out *strings.Builder, werr *erro
 	exited := make(chan struct{})
 	go func() { *werr = cmd.Wait(); close(exited) }()
 	return exited
+}
+
+// CheckNoRegistrationAfterWithdrawal runs cmd, a provider given e.URL as
+// its engine (RefusingRegistrationsAtOnce), sends it SIGTERM once it has
+// written waiting, the line it writes before it waits to ask to register
+// again, and fails t unless it exits 0 without asking to register after
+// its withdrawal: a registration then would be granted a lease, and the
+// engine would send calls to a replica that is gone until the lease ends.
+func (e *Engine) CheckNoRegistrationAfterWithdrawal(t testing.TB, cmd *exec.Cmd, waiting string) {
+	t.Helper()
+	out := &lineWatch{want: waiting, seen: make(chan struct{})}
+	var werr error
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { werr = cmd.Wait(); close(exited) }()
+	select {
+	case <-out.seen:
+	case <-exited:
+		t.Fatalf("the provider stopped (%v) before it waited to ask again; the engine saw %q:\n%s", werr, e.Log(), out.String())
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	<-exited
+	log := e.Log()
+	if i := slices.IndexFunc(log, func(l string) bool { return strings.HasPrefix(l, "DELETE ") }); i < 0 || slices.ContainsFunc(log[i:], func(l string) bool { return strings.HasPrefix(l, "PUT ") }) || werr != nil {
+		t.Fatalf("SIGTERM while waiting to register: %v, the engine saw %q; want exit 0, a withdrawal and no registration after it:\n%s", werr, log, out.String())
+	}
+}
+
+// lineWatch is a provider's output, closing seen once it holds want.
+type lineWatch struct {
+	mu   sync.Mutex
+	b    strings.Builder
+	want string
+	seen chan struct{}
+	once sync.Once
+}
+
+func (w *lineWatch) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.b.Write(p)
+	if strings.Contains(w.b.String(), w.want) {
+		w.once.Do(func() { close(w.seen) })
+	}
+	return len(p), nil
+}
+
+func (w *lineWatch) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
 }
