@@ -252,7 +252,7 @@ func jsonLoss(T types.Type, index []int, depth int) (why, hint string) {
 		for _, f := range JSONFields(t) {
 			full := append(slices.Clip(index), f.Index...)
 			if w, h := jsonLoss(T, full, depth+1); w != "" {
-				return fmt.Sprintf("an embedded struct whose field %s is %s", goPath(t, f.Index), w), h
+				return fmt.Sprintf("an embedded struct whose field %s is %s", GoPath(t, f.Index), w), h
 			}
 		}
 		return "", ""
@@ -267,12 +267,12 @@ func jsonLoss(T types.Type, index []int, depth int) (why, hint string) {
 	rename := "give one of them another JSON name, with a json tag"
 	for _, f := range fields {
 		if f.Name == c.Name {
-			return fmt.Sprintf("hidden from JSON by %s, whose JSON name is also %q", goPath(T, f.Index), c.Name), rename
+			return fmt.Sprintf("hidden from JSON by %s, whose JSON name is also %q", GoPath(T, f.Index), c.Name), rename
 		}
 	}
 	for _, f := range cands {
 		if f.Name == c.Name && !slices.Equal(f.Index, c.Index) {
-			return fmt.Sprintf("dropped by JSON, and so is %s: both have the JSON name %q at one depth", goPath(T, f.Index), c.Name), rename
+			return fmt.Sprintf("dropped by JSON, and so is %s: both have the JSON name %q at one depth", GoPath(T, f.Index), c.Name), rename
 		}
 	}
 	return fmt.Sprintf("dropped by JSON: the struct type that declares it is embedded twice at one depth, so its JSON name %q is there twice", c.Name),
@@ -308,9 +308,9 @@ func fieldAt(t types.Type, index []int) *types.Var {
 	return f
 }
 
-// goPath is the Go selection index in struct type t, with the names of the
+// GoPath is the Go selection index in struct type t, with the names of the
 // fields it goes through: "Order.ID".
-func goPath(t types.Type, index []int) string {
+func GoPath(t types.Type, index []int) string {
 	var names []string
 	for _, i := range index {
 		s := structOf(t)

@@ -50,7 +50,7 @@ func TestJSONLossAgreesWithEncodingJSON(t *testing.T) {
 		for _, index := range leafSelections(T, nil) {
 			why, hint := JSONLoss(T, index)
 			kept := roundTrips(t, rt, index)
-			sel := goPath(T, index)
+			sel := GoPath(T, index)
 			if kept != (why == "") {
 				t.Errorf("%s.%s: JSONLoss says %q; encoding/json keeps it: %v", name, sel, why, kept)
 			}

@@ -67,8 +67,8 @@ func checkStateJSON(pkg *types.Package, f *dsl.Flow, target string) diag.List {
 				dropped = append(dropped, fd.Name()+" ("+why+")")
 			} else if what := unencodable(fd.Type()); what != "" && !named[fd.Name()] {
 				unencoded = append(unencoded, fd.Name()+" ("+what+")")
-			} else if what := undecodable(fd.Type()); what != "" {
-				undecoded = append(undecoded, fd.Name()+" ("+what+")")
+			} else if path, what := undecodable(fd.Type()); what != "" {
+				undecoded = append(undecoded, fd.Name()+path+" ("+what+")")
 			}
 		}
 	}
@@ -113,23 +113,31 @@ func checkStateJSON(pkg *types.Package, f *dsl.Flow, target string) diag.List {
 	return ds
 }
 
-// undecodable says why encoding/json cannot decode a non-null value into
-// t, or "": t is, holds (as a pointer, a slice's, an array's or a map's
-// element) or is an interface type with methods (error, io.Reader),
-// which it cannot choose a concrete type for ("cannot unmarshal object
-// into Go value of type error"), unless a type on the way decodes itself.
-// The empty interface decodes (as a map, a slice, a string...).
-func undecodable(t types.Type) string {
+// undecodable says where and why encoding/json cannot decode a non-null
+// value into t, or "": t is, holds (as a pointer, a slice's, an array's
+// or a map's element, or as a member of a struct, at any depth: path is
+// the Go names down to it, ".Order.Err") or is an interface type with
+// methods (error, io.Reader), which it cannot choose a concrete type for
+// ("cannot unmarshal object into Go value of type error"), unless a type
+// on the way decodes itself (customJSON). The empty interface decodes (as
+// a map, a slice, a string...).
+func undecodable(t types.Type) (path, why string) {
+	return undecodableIn(t, map[types.Type]bool{})
+}
+
+// undecodableIn is undecodable, walking each struct type once (seen): a
+// struct can hold itself through a pointer or a slice.
+func undecodableIn(t types.Type, seen map[types.Type]bool) (path, why string) {
 	for range 8 { // a type can be its own element (type L []L)
 		if customJSON(t) { // a pointer to an interface has no methods: an interface never decodes itself
-			return ""
+			return "", ""
 		}
 		switch u := t.Underlying().(type) {
 		case *types.Interface:
 			if u.NumMethods() > 0 {
-				return "an interface with methods, " + types.TypeString(t, (*types.Package).Name)
+				return "", "an interface with methods, " + types.TypeString(t, (*types.Package).Name)
 			}
-			return ""
+			return "", ""
 		case *types.Pointer:
 			t = u.Elem()
 		case *types.Slice:
@@ -138,11 +146,24 @@ func undecodable(t types.Type) string {
 			t = u.Elem()
 		case *types.Map:
 			t = u.Elem()
+		case *types.Struct:
+			if seen[t] {
+				return "", ""
+			}
+			seen[t] = true
+			// The members JSON carries (dsl.JSONFields, the one home of
+			// its field rules), named as Go names them (dsl.GoPath).
+			for _, jf := range dsl.JSONFields(t) {
+				if p, w := undecodableIn(jf.Type, seen); w != "" {
+					return "." + dsl.GoPath(t, jf.Index) + p, w
+				}
+			}
+			return "", ""
 		default:
-			return ""
+			return "", ""
 		}
 	}
-	return ""
+	return "", ""
 }
 
 func plural(n int, one, many string) string {

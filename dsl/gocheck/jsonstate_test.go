@@ -99,7 +99,8 @@ func TestStateJSONTemporalHiddenFields(t *testing.T) {
 // package's) encodes the value it holds but cannot be decoded: a run
 // whose snapshot holds one cannot resume. An error on both targets, at
 // the state line, naming each field, through pointers, slices, arrays and
-// maps; not the empty interface, nor a type that decodes itself.
+// maps and into the members of structs; not the empty interface, nor a
+// type that decodes itself, nor a member JSON does not carry.
 func TestStateJSONInterfaceWithMethods(t *testing.T) {
 	// What the check stands on: encoding/json refuses it.
 	var s struct{ Err error }
@@ -120,7 +121,18 @@ func TestStateJSONInterfaceWithMethods(t *testing.T) {
 			"	Nothing interface{}\n" +
 			"	Dec     Decoder\n" +
 			"	Loop    Loop\n" +
+			"	Order   *Order\n" +
+			"	Tree    Node\n" +
+			"	Stamp   Stamp\n" +
 			"}\n\n" +
+			"// Order holds an error two structs down, and one JSON does not carry.\n" +
+			"type Order struct {\n	Lines []Line\n	cause error\n	Note  error `json:\"-\"`\n}\n\n" +
+			"type Line struct{ Fail error }\n\n" +
+			"// Node holds itself: walked once.\n" +
+			"type Node struct{ Kids []Node }\n\n" +
+			"// Stamp decodes itself, whatever it holds.\n" +
+			"type Stamp struct{ Err error }\n\n" +
+			"func (s *Stamp) UnmarshalText([]byte) error { return nil }\n\n" +
 			"// An interface value is nil when decoded into: its method is not called.\n" +
 			"type Decoder interface{ UnmarshalJSON([]byte) error }\n\n" +
 			"// Loop never ends in an element type.\n" +
@@ -133,7 +145,7 @@ func TestStateJSONInterfaceWithMethods(t *testing.T) {
 	src := "flow F {\n    state S\n    step A {\n        rpc svc \"X.Y\" (In)\n        irreversible\n    }\n}\n"
 	for _, target := range []string{dsl.TargetRuntime, dsl.TargetTemporal} {
 		got := stateJSONDiags(t, src, dir, target)
-		want := []string{"2:11 error: state type S has fields that JSON cannot decode, Err (an interface with methods, error), Readers (an interface with methods, io.Reader), ByName (an interface with methods, m.Shape), Pair (an interface with methods, m.Shape), Dec (an interface with methods, m.Decoder): encoding/json writes the value such a field holds but cannot read it back into an interface with methods, so a run whose snapshot holds one cannot resume (and on Temporal no step after the one that sets it can run)"}
+		want := []string{"2:11 error: state type S has fields that JSON cannot decode, Err (an interface with methods, error), Readers (an interface with methods, io.Reader), ByName (an interface with methods, m.Shape), Pair (an interface with methods, m.Shape), Dec (an interface with methods, m.Decoder), Order.Lines.Fail (an interface with methods, error): encoding/json writes the value such a field holds but cannot read it back into an interface with methods, so a run whose snapshot holds one cannot resume (and on Temporal no step after the one that sets it can run)"}
 		if d := cmp.Diff(want, got); d != "" {
 			t.Errorf("%s (-want +got):\n%s", target, d)
 		}
