@@ -330,13 +330,10 @@ func stepStmtString(st *StepStmt) string {
 
 func onString(on *On) string { return "on " + on.Outcome.Value + " -> " + on.Target.Value }
 
-// choose prints a choose block: its when lines in order, then otherwise
-// (which is only the fallback, so moving it last changes nothing).
+// choose prints a choose block's lines as they are: its when lines, then
+// otherwise (Parse refuses a when line after it, chooseOrder).
 func (p *printer) choose(c *Choose, trailing *Comment, indent int) {
-	body := slices.Clone(c.Body)
-	slices.SortStableFunc(body, func(a, b *ChooseStmt) int {
-		return boolRank(a.Otherwise != nil) - boolRank(b.Otherwise != nil)
-	})
+	body := c.Body
 	p.block(indent, ident.KeywordChoose, trailing, &c.Block, len(body), func() {
 		for j, st := range body {
 			p.leading(st.Comments, j == 0, false, indent+1)
@@ -349,13 +346,6 @@ func (p *printer) choose(c *Choose, trailing *Comment, indent int) {
 			p.line(indent+1, code, st.Trailing)
 		}
 	})
-}
-
-func boolRank(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // condString prints a condition as written, one space between tokens.

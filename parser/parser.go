@@ -11,6 +11,7 @@ import (
 	"github.com/alecthomas/participle/v2/lexer"
 
 	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/internal/ident"
 )
 
 // flowParser is built once: building reflects over every grammar struct.
@@ -79,6 +80,9 @@ func Parse(filename string, src []byte) (f *File, diags diag.List) {
 	ast.Comments = s.comments
 	p := &post{s: &s}
 	p.file(ast)
+	if p.err != nil {
+		return &File{Name: filename}, diag.List{*p.err}
+	}
 	return ast, nil
 }
 
@@ -87,8 +91,9 @@ func Parse(filename string, src []byte) (f *File, diags diag.List) {
 // attaches comments to nodes. Participle's EndPos is where the next token
 // starts, which would put the end of a statement on the next line.
 type post struct {
-	s  *scanned
-	ci int // next comment to attach
+	s   *scanned
+	ci  int              // next comment to attach
+	err *diag.Diagnostic // the first choose line out of order (chooseOrder)
 }
 
 // tokenIndex is the index of the first token of toks (in source order)
@@ -283,6 +288,30 @@ func (p *post) choose(c *Choose) {
 		items[i] = item{pos: st.Pos, end: st.EndPos, comments: &st.Comments}
 	}
 	p.block(p.openBrace(c.Pos), p.lastToken(rawEnd), items, &c.Open, &c.Footer)
+	if p.err == nil {
+		p.err = chooseOrder(c)
+	}
+}
+
+// chooseOrder is the error of a when line written after the otherwise line
+// of choose block c, nil if there is none. The when lines are tried in
+// order and otherwise is taken when none holds (docs/language.md), so an
+// otherwise above a when would read as taken first, and the lines below it
+// as never tried. (A second otherwise is the builder's duplicate error.)
+func chooseOrder(c *Choose) *diag.Diagnostic {
+	var otherwise *ChooseStmt
+	for _, st := range c.Body {
+		switch {
+		case st.Otherwise != nil && otherwise == nil:
+			otherwise = st
+		case st.When != nil && otherwise != nil:
+			d := diag.Errorf(diag.Range{Start: toPos(st.Pos), End: toPos(advance(st.Pos, ident.KeywordWhen))}, "syntax",
+				"when line after the otherwise line of its choose (line %d): the when lines are tried in order, then otherwise", otherwise.Pos.Line).
+				WithHint("move `otherwise -> %s` to the end of the choose block", otherwise.Otherwise.Value)
+			return &d
+		}
+	}
+	return nil
 }
 
 // advance is the position just after text that starts at pos (tokens do not
