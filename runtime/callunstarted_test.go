@@ -3,6 +3,7 @@ package runtime_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -10,11 +11,17 @@ import (
 	"github.com/flowgen/flowgen/runtime"
 )
 
-// refusingSink refuses every event: no run of its flow can start.
+// refusingSink refuses every event: no run of its flow can start. It loads
+// histories (it has none), as a store whose disk is full does: a parent
+// whose sink loads them calls only flows whose sinks do (Register).
 type refusingSink struct{}
 
 func (refusingSink) Emit(context.Context, runtime.Event) error {
 	return errors.New("disk full")
+}
+
+func (refusingSink) LoadHistory(_ context.Context, runID string) ([]runtime.Event, error) {
+	return nil, fmt.Errorf("%w: %q", runtime.ErrUnknownRun, runID)
 }
 
 // A call whose child cannot be started (here its flow's sink refuses the

@@ -149,8 +149,10 @@ func (f *Flow[S]) ID() string { return f.id }
 // white space or a control character (stepIDError), IDs and routed
 // outcomes that are not valid UTF-8, steps without Exec, a choice
 // (NewChoice) whose Next leaves one of its outcomes unrouted, and
-// registration after the first run. Transition targets are checked when
-// the flow first starts.
+// registration after the first run; and, wrapping ErrNotConfigured, steps
+// that need an option the flow lacks (checkNeeds) and calls of a flow that
+// could not find its child runs again (checkCallSinks). Transition
+// targets are checked when the flow first starts.
 func (f *Flow[S]) Register(steps ...*Step[S]) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -179,6 +181,9 @@ func (f *Flow[S]) Register(steps ...*Step[S]) error {
 		seen[st.ID] = true
 	}
 	if err := f.checkNeeds(all); err != nil {
+		return err
+	}
+	if err := f.checkCallSinks(all); err != nil {
 		return err
 	}
 	f.steps = append(f.steps, steps...)
