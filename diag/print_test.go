@@ -106,6 +106,28 @@ func TestClosest(t *testing.T) {
 			t.Errorf("DidYouMean(%q, fields) = %q, want %q", name, got, want)
 		}
 	}
+	// A cut inside a word counts once the name holds a whole word before
+	// it (RefundReq, 4 edits from RefundRequest); a single word cut inside
+	// still does not, nor a cut that begins several candidates.
+	fields = []string{"RefundRequest", "RefundReason", "Customer", "CustomerAddress", "refund_request", "URLPath", "ID", "OrderNumber", "OrderNotes"}
+	for name, want := range map[string]string{
+		"RefundReq":    "RefundRequest",
+		"RefundRequ":   "RefundRequest",
+		"RefundRe":     "", // RefundRequest or RefundReason
+		"refund_req":   "refund_request",
+		"URLPa":        "URLPath",
+		"CustomerAddr": "CustomerAddress",
+		"Cust":         "", // one word, cut inside
+		"Custo":        "", // one word, cut inside
+		"OrderNu":      "OrderNumber",
+		"OrderN":       "", // OrderNumber or OrderNotes
+		"_req":         "",
+		"Refunds":      "", // not a prefix of any, 6 edits from the nearest
+	} {
+		if got := DidYouMean(name, fields); got != want {
+			t.Errorf("DidYouMean(%q, cut fields) = %q, want %q", name, got, want)
+		}
+	}
 	if got := Closest("retries", []string{"retry", "timeout"}, 3); got != "retry" {
 		t.Errorf("Closest(retries) = %q", got)
 	}

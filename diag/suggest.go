@@ -9,8 +9,8 @@ import (
 // DidYouMean returns the candidate closest to name when it is close enough
 // to be a likely typo (optimal string alignment distance, which counts a
 // swap of two adjacent letters as one edit; case differences count as
-// near misses), or else the one candidate that name begins at a word
-// boundary (prefixOf: CoolingOff for CoolingOffEnds), or "". Ties go to
+// near misses), or else the one candidate that name begins (prefixOf:
+// CoolingOff for CoolingOffEnds, RefundReq for RefundRequest), or "". Ties go to
 // the earlier candidate, so the answer is deterministic. It is only called
 // for names already known to be wrong.
 func DidYouMean(name string, candidates []string) string {
@@ -32,15 +32,19 @@ func DidYouMean(name string, candidates []string) string {
 // one ("Id", "At") begins too many names to mean one of them.
 const minPrefixLen = 4
 
-// prefixOf returns the one candidate that begins with name where a word of
-// it ends (a capital letter, a digit or an underscore follows: CoolingOff
-// of CoolingOffEnds, not Cool of CoolingOffEnds), a name cut short rather
-// than mistyped; "" when none or several do, since a guess among several
-// is noise.
+// prefixOf returns the one candidate that begins with name, a name cut
+// short rather than mistyped: where a word of the candidate ends (a capital
+// letter, a digit or an underscore follows: CoolingOff of CoolingOffEnds),
+// or inside a word when name holds a whole word before the one it cuts
+// (RefundReq of RefundRequest, refund_req of refund_request), but not a
+// single word cut inside (Cool of CoolingOffEnds, Cust of Customer: a
+// fragment of one word begins too many words to mean this one). "" when
+// none or several do, since a guess among several is noise.
 func prefixOf(name string, candidates []string) string {
 	if utf8.RuneCountInString(name) < minPrefixLen || len(name) > maxSuggestLen {
 		return ""
 	}
+	inside := hasWordBoundary(name) // a cut inside a word may count
 	found := ""
 	for _, cand := range candidates {
 		rest, ok := strings.CutPrefix(cand, name)
@@ -50,7 +54,7 @@ func prefixOf(name string, candidates []string) string {
 		if !ok {
 			continue
 		}
-		if r, _ := utf8.DecodeRuneInString(rest); !unicode.IsUpper(r) && !unicode.IsDigit(r) && r != '_' {
+		if !inside && !startsWord(rest) {
 			continue
 		}
 		if found != "" && found != cand {
@@ -59,6 +63,33 @@ func prefixOf(name string, candidates []string) string {
 		found = cand
 	}
 	return found
+}
+
+// startsWord reports whether a word of a candidate starts at rest, the
+// text after name: a capital letter, a digit or an underscore follows.
+func startsWord(rest string) bool {
+	r, _ := utf8.DecodeRuneInString(rest)
+	return unicode.IsUpper(r) || unicode.IsDigit(r) || r == '_'
+}
+
+// hasWordBoundary reports whether a word of name ends before its last one
+// starts, as names join their words (CamelCase, snake_case, digits):
+// RefundReq, URLPa, refund_req, Plan2x; not Refund, nor an initialism
+// alone (ID, URL), nor a leading underscore (_req).
+func hasWordBoundary(name string) bool {
+	rs := []rune(name)
+	for i := 1; i < len(rs); i++ {
+		prev, r := rs[i-1], rs[i]
+		switch {
+		case unicode.IsUpper(r) && (!unicode.IsUpper(prev) || i+1 < len(rs) && unicode.IsLower(rs[i+1])):
+			return true
+		case unicode.IsDigit(r) && !unicode.IsDigit(prev):
+			return true
+		case prev == '_' && r != '_' && i > 1:
+			return true
+		}
+	}
+	return false
 }
 
 // Closest returns the candidate nearest to name within limit edits (optimal
