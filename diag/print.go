@@ -8,8 +8,6 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
-
-	"golang.org/x/text/width"
 )
 
 // Sources gives the text of a file by the name diagnostics use, so the
@@ -124,30 +122,12 @@ func quoteLine(b *bytes.Buffer, line string, col int) {
 			if r == '\t' {
 				pad.WriteByte('\t')
 			} else {
-				pad.WriteString(strings.Repeat(" ", columns(shown)))
+				pad.WriteString(strings.Repeat(" ", Columns(shown)))
 			}
 		}
 	}
 	fmt.Fprintf(b, "    %s\n", text.String())
 	fmt.Fprintf(b, "    %s^\n", pad.String())
-}
-
-// columns is how many columns a terminal gives s: two for each wide or
-// fullwidth character (CJK ideographs, kana, hangul, fullwidth forms,
-// most emoji), none for a combining mark, one for the others. A caret
-// padded by characters alone fell short under a line of Japanese.
-func columns(s string) int {
-	n := 0
-	for _, r := range s {
-		switch {
-		case unicode.In(r, unicode.Mn, unicode.Me):
-		case width.LookupRune(r).Kind() == width.EastAsianWide, width.LookupRune(r).Kind() == width.EastAsianFullwidth:
-			n += 2
-		default:
-			n++
-		}
-	}
-	return n
 }
 
 // Hidden reports the characters a terminal acts on or hides rather than

@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
+	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/internal/ident"
 )
 
@@ -470,8 +470,10 @@ func durationString(d *Token) string {
 }
 
 // bytes renders the lines, aligning the end-of-line comments of adjacent
-// lines in one column, as gofmt does: a column is a rune, not a byte, so
-// that a line with "é" or "Å" in it lines up as an editor shows it.
+// lines in one column, as gofmt does, counted as a terminal or an editor
+// shows the text (diag.Columns), not in bytes nor runes: "é" or "Å" is one
+// column (written as one character, or with a combining accent), a CJK
+// ideograph or most emoji two.
 func (p *printer) bytes() []byte {
 	lines := p.lines
 	for len(lines) > 0 && lines[len(lines)-1] == (line{}) {
@@ -485,7 +487,7 @@ func (p *printer) bytes() []byte {
 		j := i
 		width := 0
 		for j < len(lines) && lines[j].code != "" && lines[j].comment != "" && lines[j].indent == lines[i].indent {
-			width = max(width, 4*lines[j].indent+utf8.RuneCountInString(lines[j].code))
+			width = max(width, 4*lines[j].indent+diag.Columns(lines[j].code))
 			j++
 		}
 		if j == i {
@@ -509,7 +511,7 @@ func writeLine(out *bytes.Buffer, l line, width int) {
 	out.WriteString(l.code)
 	if l.comment != "" {
 		if l.code != "" {
-			out.WriteString(strings.Repeat(" ", 1+max(0, width-4*l.indent-utf8.RuneCountInString(l.code))))
+			out.WriteString(strings.Repeat(" ", 1+max(0, width-4*l.indent-diag.Columns(l.code))))
 		}
 		out.WriteString(l.comment)
 	}

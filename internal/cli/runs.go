@@ -4,15 +4,12 @@ package cli
 // runtime/store; registered by the init below so that cli.go stays as is.
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 	"unicode/utf8"
 
@@ -264,31 +261,6 @@ func waitLine(step string, w *runtime.Wait) string {
 		line += "; times out at " + w.Deadline.Format(timeLayout)
 	}
 	return line
-}
-
-// table aligns columns and drops the padding at the end of lines.
-type table struct {
-	buf bytes.Buffer
-	tw  *tabwriter.Writer
-	out io.Writer
-}
-
-func newTable(out io.Writer) *table {
-	t := &table{out: out}
-	t.tw = tabwriter.NewWriter(&t.buf, 0, 4, 2, ' ', 0)
-	return t
-}
-
-func (t *table) Write(p []byte) (int, error) { return t.tw.Write(p) }
-
-// Flush writes the lines written since the last Flush, their columns
-// aligned.
-func (t *table) Flush() {
-	t.tw.Flush()
-	for line := range strings.Lines(t.buf.String()) {
-		io.WriteString(t.out, strings.TrimRight(line, " \n")+"\n")
-	}
-	t.buf.Reset()
 }
 
 func validState(s runtime.RunState) bool {
