@@ -106,7 +106,11 @@ func (l *Log) missingNewest(m syncMark, last uint64) error {
 	if m.pos.Segment <= last {
 		return nil
 	}
-	return &CorruptError{Segment: l.segPath(last + 1), Reason: fmt.Sprintf("missing segment: %s says records were synced up to segment %d, and the log ends at segment %d", syncedName, m.pos.Segment, last)}
+	ends := fmt.Sprintf("the log ends at segment %d", last)
+	if last == 0 {
+		ends = "the log holds no segment"
+	}
+	return &CorruptError{Segment: l.segPath(last + 1), Reason: fmt.Sprintf("missing segment: %s says the log was synced up to segment %d, and %s", syncedName, m.pos.Segment, ends)}
 }
 
 // goneStill reports, for a read-only log whose last segment listed is
