@@ -240,6 +240,11 @@ type Engine struct {
 	// consumers: Close waits for them, as they find it closed and stop
 	// what they started (attach), so that nothing outlives Close.
 	attaching sync.WaitGroup
+	// publishing counts the PublishEvent calls under way, counted in
+	// before Close starts (enterPublish): Close waits for them, since one
+	// past its broker's publication is finished and answered as applied
+	// (events.go), and its store must stay open until then.
+	publishing sync.WaitGroup
 
 	liveMu sync.Mutex
 	live   map[string]*liveRun // by run ID: the runs this engine drives
@@ -798,7 +803,9 @@ func (e *Engine) start(ctx context.Context, flows []*flowEntry) error {
 // boundary (the event that ends the step is recorded first, so the next
 // Start resumes it from the following step), a waiting one at once (its
 // wait, deadline included, is in its history). A registration starting
-// its triggers meanwhile is refused (ErrClosed) and stops them. Close
+// its triggers meanwhile is refused (ErrClosed) and stops them, and so is
+// a PublishEvent that has not published yet; one that has is applied
+// (its runs start, suspended at once) and answered as applied. Close
 // waits for those, for the broker deliveries in progress (a trigger
 // starting a run, the inbox recording an event: a consumer's stop waits
 // for its handler, Broker) and for runs to stop until ctx ends; then it
@@ -838,6 +845,9 @@ func (e *Engine) Close(ctx context.Context) error {
 		// Registrations under way stop the consumers they started
 		// (attach, inbox.consume), which would outlive Close.
 		e.attaching.Wait()
+		// Before e.active: a publication's runs are tracked before it
+		// is done.
+		e.publishing.Wait()
 		e.active.Wait()
 		e.bg.Wait()
 		if e.idUnlock != nil {

@@ -29,6 +29,11 @@ import (
 //     that awaits it takes it, now or after a restart, and the inbox keeps
 //     it for its retention for an await still to come).
 //
+// Close does not cut a publication short: one that comes once Close has
+// begun is refused (ErrClosed) before anything changes, and Close waits
+// for those under way, which are applied (their runs started, suspended
+// at once) and answered as applied.
+//
 // A failure after the publication (the store failing) answers 5xx: the
 // event may be applied in part; the client sends it again with the same
 // ID, and what was done is not done twice (the inbox and the run IDs
@@ -61,7 +66,8 @@ type Published struct {
 // limits), ErrBadState (a flow cannot start from the payload),
 // ErrIdempotencyMismatch (the ID was seen with another payload), ErrBusy
 // (the runs it starts would exceed Options.MaxRunning), ErrInboxFull,
-// ErrTooLarge (the event alone is more than the inbox may hold), ErrClosed;
+// ErrTooLarge (the event alone is more than the inbox may hold), ErrClosed
+// (Close has begun);
 // a broker's error wraps ErrPublish; nothing changed on any of these,
 // but for a broker that could not say whether it stored the event
 // (ErrPublishUnknown), whose consumers then apply it.
@@ -83,9 +89,12 @@ func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error)
 	if err := payloadError(m.Payload); err != nil {
 		return Published{}, fmt.Errorf("%w: %v", ErrBadState, err)
 	}
-	if e.draining.Load() {
+	// Counted in before anything changes, or refused once Close has
+	// begun: Close waits for the publications under way.
+	if !e.enterPublish() {
 		return Published{}, ErrClosed
 	}
+	defer e.publishing.Done()
 	if e.opts.Executor != nil {
 		return e.publishToExecutor(ctx, m)
 	}
@@ -166,7 +175,7 @@ func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error)
 			reserved-- // startRun takes the slot, or gives it back
 			adm = admitHeld
 		}
-		id, err := e.startRun(ctx, fe, eventState(fe, m.Payload), runIDs[i], false, adm)
+		id, err := e.startAccepted(ctx, fe, eventState(fe, m.Payload), runIDs[i], false, adm)
 		if err != nil && !errors.Is(err, ErrRunExists) {
 			return Published{}, err
 		}
@@ -178,6 +187,18 @@ func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error)
 		}
 	}
 	return out, nil
+}
+
+// enterPublish counts a PublishEvent in e.publishing, unless Close has
+// begun (false).
+func (e *Engine) enterPublish() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return false
+	}
+	e.publishing.Add(1)
+	return true
 }
 
 // startRefusal is the error (ErrBadState) of an event m that flow fe

@@ -98,8 +98,25 @@ var (
 // than state, and state must name only members of the state type
 // (checkStart). adm says how the run counts against
 // Options.MaxRunning (ErrBusy): a start of a run that exists answers as
-// above, bound or not.
-func (e *Engine) startRun(ctx context.Context, fe *flowEntry, state json.RawMessage, runID string, same bool, adm admission, opts ...runtime.RunOption) (_ string, err error) {
+// above, bound or not. Once Close has begun, a start is refused
+// (ErrClosed) before anything changes.
+func (e *Engine) startRun(ctx context.Context, fe *flowEntry, state json.RawMessage, runID string, same bool, adm admission, opts ...runtime.RunOption) (string, error) {
+	if e.draining.Load() {
+		if adm == admitHeld {
+			e.running.Add(-1) // the caller's slot, given back
+		}
+		return "", ErrClosed
+	}
+	return e.startAccepted(ctx, fe, state, runID, same, adm, opts...)
+}
+
+// startAccepted is startRun, Close begun or not: the start of a run of an
+// event the broker holds already (PublishEvent past its publication),
+// which a refusal would answer 503 for an event published. Close waits
+// for the publication (Engine.publishing); a run started meanwhile is
+// suspended as it starts (attachRun), its first event recorded, and
+// resumes at the next Start.
+func (e *Engine) startAccepted(ctx context.Context, fe *flowEntry, state json.RawMessage, runID string, same bool, adm admission, opts ...runtime.RunOption) (_ string, err error) {
 	// slot: this start holds a slot of the runs in flight, which the run
 	// takes over once tracked; any other way out gives it back.
 	slot := adm == admitHeld
@@ -108,9 +125,6 @@ func (e *Engine) startRun(ctx context.Context, fe *flowEntry, state json.RawMess
 			e.running.Add(-1)
 		}
 	}()
-	if e.draining.Load() {
-		return "", ErrClosed
-	}
 	if runID == "" {
 		runID = runtime.NewID()
 	} else if !strings.Contains(runID, "@") {

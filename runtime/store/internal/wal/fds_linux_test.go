@@ -17,8 +17,8 @@ func openFDs(t *testing.T) int {
 
 // TestDescriptorsBounded: a log of many segments (one that is never
 // compacted gains one every SegmentSize bytes) holds at most maxReaders
-// read descriptors, besides its locks (2), its active segment's writer
-// and a compaction's file being written, whatever the number of
+// read descriptors, besides its locks (2), its active segment's writer,
+// its SYNCED file and a compaction's file being written, whatever the number of
 // segments: after Open, after reading every record, and in a compaction
 // of them all. Before, it held one per segment from Open on, and a
 // compaction one more per new segment until it committed.
@@ -27,7 +27,7 @@ func TestDescriptorsBounded(t *testing.T) {
 	opts := Options{SegmentSize: 512}
 	const segs = 5 * maxReaders
 	pos := manySegments(t, dir, opts, segs)
-	bound := openFDs(t) + 2 + 1 + maxReaders + 1
+	bound := openFDs(t) + 2 + 1 + 1 + maxReaders + 1
 	check := func(when string) {
 		t.Helper()
 		if n := openFDs(t); n > bound {

@@ -151,9 +151,10 @@ type Log struct {
 	active   sync.WaitGroup // Appends in progress, for Close
 
 	// Writer state, touched only by the current leader.
-	seg  uint64
-	f    *os.File
-	size int64
+	seg    uint64
+	f      *os.File
+	size   int64
+	synced *os.File // SYNCED, the mark of what is synced (synced.go); nil: none kept
 
 	// activeSeg is seg, readable by anyone (compaction takes every segment
 	// below it as sealed); first is the oldest segment, which a compaction
@@ -257,6 +258,10 @@ func Open(dir string, opts Options, fn func(pos Pos, payload []byte) error) (*Lo
 		l.Close()
 		return nil, err
 	}
+	if err := l.openSynced(); err != nil {
+		l.Close()
+		return nil, err
+	}
 	return l, nil
 }
 
@@ -279,6 +284,21 @@ func (l *Log) recover(fn func(Pos, []byte) error) error {
 	if err != nil {
 		return err
 	}
+	// Read once the segments are listed (and, read-only, opened): what
+	// it names was synced before.
+	mark, marked, err := readSynced(l.dir)
+	if err != nil {
+		return err
+	}
+	if marked {
+		var last uint64
+		if len(segs) > 0 {
+			last = segs[len(segs)-1].n
+		}
+		if err := l.missingNewest(mark, last); err != nil && (!l.opts.ReadOnly || goneStill(l.dir, mark)) {
+			return err
+		}
+	}
 	if len(segs) == 0 {
 		if l.opts.ReadOnly {
 			return nil
@@ -286,6 +306,34 @@ func (l *Log) recover(fn func(Pos, []byte) error) error {
 		return l.createSegment(1)
 	}
 	l.first.Store(segs[0].n)
+	// cut: where a read-only log stops showing records (synced.go): the
+	// end of what the writer had synced, in this boot, of a segment it
+	// holds; the segments after it hold nothing synced.
+	cut := int64(-1)
+	if l.opts.ReadOnly && marked && mark.boot != "" && mark.boot == bootID {
+		for i, sf := range segs {
+			if sf.n == mark.pos.Segment {
+				segs, cut = segs[:i+1], mark.pos.Offset
+				break
+			}
+		}
+	}
+	// The segment a writer appends to: the last, but in a read-only log
+	// the one before a last that holds nothing, if there is one.
+	tail := len(segs) - 1
+	if l.opts.ReadOnly && tail > 0 && cut < 0 {
+		nothing, err := holdsNothing(segs[tail])
+		if err != nil {
+			return err
+		}
+		if nothing {
+			// A rotation a crash cut short left it, and a writer
+			// restarted meanwhile removes it and appends to the segment
+			// before (below): that one's tail may be a write under way,
+			// skipped as in a last segment, not damage.
+			tail--
+		}
+	}
 	var prevEnd int64 // where the segment before ends
 	for i, sf := range segs {
 		seg, path := sf.n, sf.path
@@ -301,7 +349,10 @@ func (l *Log) recover(fn func(Pos, []byte) error) error {
 		if err != nil {
 			return err
 		}
-		last := i == len(segs)-1
+		if i == tail && cut >= 0 && int64(len(data)) > cut {
+			data = data[:cut] // written, not yet synced: not shown
+		}
+		last := i >= tail
 		res, err := scanSegment(path, seg, data, last, fn)
 		if err != nil {
 			return err
@@ -416,6 +467,31 @@ func (l *Log) openSegment(sf *segFile) error {
 	return nil
 }
 
+// holdsNothing reports whether sf, opened, holds no record: what
+// scanSegment takes, as a last segment, for one whose creation a crash
+// cut short (empty, part of a header, or zeros).
+func holdsNothing(sf segFile) (bool, error) {
+	st, err := sf.f.Stat()
+	if err != nil {
+		return false, err
+	}
+	if st.Size() >= segHeaderSize {
+		var h [segHeaderSize]byte
+		if _, err := sf.f.ReadAt(h[:], 0); err != nil {
+			return false, err
+		}
+		if !allZero(h[:]) {
+			return false, nil // a whole header, or damage: read as it is
+		}
+	}
+	data, err := readFile(sf.f)
+	if err != nil {
+		return false, err
+	}
+	res, err := scanSegment(sf.path, sf.n, data, true, nil)
+	return err == nil && res.end == 0, nil
+}
+
 // readFile reads the whole of f.
 func readFile(f *os.File) ([]byte, error) {
 	st, err := f.Stat()
@@ -447,6 +523,13 @@ func (l *Log) createSegment(seg uint64) error {
 		return err
 	}
 	if err := syncDir(l.dir); err != nil {
+		f.Close()
+		return err
+	}
+	// Before a compaction may take the segment before for sealed
+	// (activeSeg): a mark naming that one would be read against its
+	// rewritten records.
+	if err := l.markSynced(Pos{Segment: seg, Offset: segHeaderSize}); err != nil {
 		f.Close()
 		return err
 	}
@@ -766,6 +849,9 @@ func (l *Log) write(b *batch) error {
 	if l.opts.Committed != nil {
 		l.opts.Committed(b.n, time.Since(began))
 	}
+	if err := l.markSynced(Pos{Segment: l.seg, Offset: l.size}); err != nil {
+		return err
+	}
 	l.hook("after-sync-before-ack")
 	return nil
 }
@@ -840,6 +926,9 @@ func (l *Log) Close() error {
 	var errs []error
 	if l.f != nil {
 		errs = append(errs, l.f.Close())
+	}
+	if l.synced != nil {
+		errs = append(errs, l.synced.Close())
 	}
 	errs = append(errs, l.closeReaders(true))
 	if l.lock != nil {
