@@ -398,7 +398,7 @@ func (r *Run[S]) sleep(ctx context.Context, d time.Duration) {
 	case <-c:
 	case <-ctx.Done():
 		stop()
-	case <-r.suspendCh:
+	case <-r.suspendChan():
 		stop()
 	}
 }

@@ -187,6 +187,33 @@ func runRawFSM(b *testing.B) {
 func BenchmarkBaselineHandWritten10(b *testing.B) { runHandWritten(b) }
 func BenchmarkBaselineRawFSM10(b *testing.B)      { runRawFSM(b) }
 
+// BenchmarkAloneMemorySink and BenchmarkAloneNoSink run the flow of
+// BenchmarkFlow10 alone, on the memory sink (reset every 4,096 runs, as
+// there) and with no sink: one subject per process, for counting
+// instructions (docs/benchmarks.md, issue 8: under valgrind, with
+// GODEBUG=cpu.rdtscp=off) and for profiles of one subject. Their names
+// leave them out of -bench Flow10.
+func BenchmarkAloneMemorySink(b *testing.B) {
+	sink := runtime.NewMemorySink()
+	runAlone(b, benchFlow(sink), sink)
+}
+
+func BenchmarkAloneNoSink(b *testing.B) { runAlone(b, benchFlow(nil), nil) }
+
+func runAlone(b *testing.B, f *runtime.Flow[benchState], sink *runtime.MemorySink) {
+	b.ReportAllocs()
+	ctx := context.Background()
+	runs := 0
+	for b.Loop() {
+		if runs++; sink != nil && runs%4096 == 0 {
+			sink.Reset()
+		}
+		if _, err := f.Execute(ctx, benchState{ID: "x"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // blockCost accumulates the time of blocks of ops.
 type blockCost struct {
 	ns  float64

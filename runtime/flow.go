@@ -94,6 +94,18 @@ type runOptions struct {
 	parent *RunRef // WithParent
 }
 
+// applyRunOptions applies opts. A run started without options (the most
+// common call) allocates nothing for them: the options given a pointer
+// make it escape.
+func applyRunOptions(opts []RunOption) runOptions {
+	if len(opts) == 0 {
+		return runOptions{}
+	}
+	ro := new(runOptions)
+	option.Apply(ro, opts)
+	return *ro
+}
+
 // WithRunID sets the run's ID instead of generating one. Start refuses an
 // ID that CheckRunID refuses (an error wrapping ErrBadRunID: "" too, which
 // does not ask for a generated ID), unless it is the ID of a child run of

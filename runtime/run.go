@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/flowgen/flowgen/internal/option"
 	"github.com/looplab/fsm"
 )
 
@@ -88,10 +87,12 @@ type Run[S any] struct {
 	ending  bool
 
 	suspending atomic.Bool
-	recorded   atomic.Bool   // the run's first event is recorded: it exists
-	suspendCh  chan struct{} // closed by Suspend: ends a backoff
+	recorded   atomic.Bool // the run's first event is recorded: it exists
+	// suspendCh is closed by Suspend: it ends a backoff. Made on first
+	// need (suspendChan), by a backoff or Suspend: most runs have neither.
+	suspendCh chan struct{}
 
-	mu sync.Mutex // guards settled, ready, track, parked, halted, over and done
+	mu sync.Mutex // guards settled, ready, track, parked, halted, over, done and suspendCh
 	// settled: the run is recorded, or was never recorded and is gone from
 	// the flow's live runs; ready (made on first need, by liveRun) is then
 	// closed.
@@ -143,8 +144,7 @@ func (f *Flow[S]) newRun(ctx context.Context, state S, history []Event, was *pro
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	var ro runOptions
-	option.Apply(&ro, opts)
+	ro := applyRunOptions(opts)
 	var id string
 	if len(history) > 0 {
 		id = history[0].RunID
@@ -169,16 +169,15 @@ func (f *Flow[S]) newRun(ctx context.Context, state S, history []Event, was *pro
 		}
 	}
 	r := &Run[S]{
-		flow:      f,
-		def:       def,
-		env:       runEnv{runID: id, flow: f.id, opts: &f.opts},
-		clock:     f.opts.clock,
-		sink:      f.opts.sink,
-		state:     state,
-		cur:       statePending,
-		progress:  def.newProgress(),
-		suspendCh: make(chan struct{}),
-		parent:    ro.parent,
+		flow:     f,
+		def:      def,
+		env:      runEnv{runID: id, flow: f.id, opts: &f.opts},
+		clock:    f.opts.clock,
+		sink:     f.opts.sink,
+		state:    state,
+		cur:      statePending,
+		progress: def.newProgress(),
+		parent:   ro.parent,
 	}
 	// The first event carries the initial state: encode it now so that a
 	// state JSON cannot encode fails Start rather than the run.
@@ -264,6 +263,16 @@ func (r *Run[S]) watchCancel() {
 			}
 		}
 	})
+}
+
+// suspendChan returns the channel Suspend closes, made on first need.
+func (r *Run[S]) suspendChan() chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.suspendCh == nil {
+		r.suspendCh = make(chan struct{})
+	}
+	return r.suspendCh
 }
 
 // settle wakes the liveRun callers waiting to know whether the run exists:
@@ -469,7 +478,7 @@ func (r *Run[S]) requestAbort() (recorded bool, err error) {
 func (r *Run[S]) Suspend() error {
 	p, over := r.interrupt(func() {
 		if r.suspending.CompareAndSwap(false, true) {
-			close(r.suspendCh)
+			close(r.suspendChan())
 		}
 	})
 	if over {
