@@ -14,16 +14,6 @@ import (
 	"github.com/flowgen/flowgen/observe"
 )
 
-// dropSpans is a span processor that drops every ended span, on the
-// ending goroutine: a batch processor's goroutine would allocate beside
-// the count.
-type dropSpans struct{}
-
-func (dropSpans) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
-func (dropSpans) OnEnd(sdktrace.ReadOnlySpan)                     {}
-func (dropSpans) Shutdown(context.Context) error                  { return nil }
-func (dropSpans) ForceFlush(context.Context) error                { return nil }
-
 // TestTracingAllocatesLittleBesideTheSDK: tracing a run of five steps
 // allocates, beside what metrics alone allocate and what the SDK allocates
 // for the run's six spans (their spans, contexts, attribute lists and
