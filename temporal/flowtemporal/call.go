@@ -1,6 +1,7 @@
 package flowtemporal
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +21,16 @@ import (
 // step's waiting state; a rollback call does the same in a rollback, one
 // child per attempt. The child's first event names its parent
 // (Event.Parent), from the memo MemoParent the parent gives it.
+
+// childWorkflows is the definition's ChildRuns (Awaits): its calls are
+// child workflows the workflow starts, never child runs of the runtime.
+type childWorkflows struct{}
+
+var errChildWorkflows = errors.New("flowtemporal: this flow's calls are Temporal child workflows; it does not run on the runtime")
+
+func (childWorkflows) AttachChild(context.Context, string, string, runtime.RunRef, func() any, func(runtime.RunEnd)) (func() error, error) {
+	return nil, errChildWorkflows
+}
 
 // MemoParent is the memo field of a child workflow naming the run whose
 // call started it (a runtime.RunRef).

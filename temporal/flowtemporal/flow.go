@@ -224,8 +224,19 @@ func (f *Flow[S]) register(r worker.Registry, seen map[string]bool) {
 // Temporal an await is a signal (Deliver), so the definition needs no
 // Subscriber, and one that a runtime run of it would use says so. It comes
 // before the caller's options, so that a runtime.WithSubscriber among them,
-// which no await would ask, is seen by New and refused.
-func Awaits() runtime.Option { return runtime.WithSubscriber(signalsOnly{}) }
+// which no await would ask, is seen by New and refused. A call is a child
+// workflow, which the cluster keeps, so the definition runs no child runs
+// of its own either (childWorkflows): runtime.Flow.Register does not ask
+// the callees' sinks to load histories then, which a runtime parent needs
+// to find its children after a restart, and refused a worker's sink given
+// to a caller alone.
+func Awaits() runtime.Option {
+	return both(runtime.WithSubscriber(signalsOnly{}), runtime.WithChildren(childWorkflows{}))
+}
+
+// both is the option that applies a, then b (P, the runtime's options,
+// is not named outside it).
+func both[O ~func(P), P any](a, b O) O { return func(p P) { a(p); b(p) } }
 
 type signalsOnly struct{}
 

@@ -147,6 +147,13 @@ func (l *Log) openSynced() error {
 		}
 		return err
 	}
+	// The tail recovered may be a commit a killed writer wrote and never
+	// synced, which this one takes for part of the log: synced first, so
+	// that the mark does not lead what is durable.
+	if err := l.opts.sync(l.f); err != nil {
+		f.Close()
+		return err
+	}
 	if _, err := f.WriteAt(encodeSynced(Pos{Segment: l.seg, Offset: l.size}), 0); err != nil {
 		f.Close()
 		if noRoom(err) {
@@ -159,10 +166,33 @@ func (l *Log) openSynced() error {
 }
 
 // markSynced records that the log is synced up to pos (the writer's end).
+// It is written once what it names is durable, so a mark that cannot be
+// written fails no commit (an error would say the commit changed
+// nothing): it is dropped (dropSynced), and the log keeps none until the
+// next Open. The error is only a mark that could not be dropped either.
 func (l *Log) markSynced(pos Pos) error {
 	if l.synced == nil {
 		return nil
 	}
-	_, err := l.synced.WriteAt(encodeSynced(pos), 0)
-	return err
+	if _, err := l.synced.WriteAt(encodeSynced(pos), 0); err != nil {
+		return l.dropSynced(err)
+	}
+	return nil
+}
+
+// dropSynced leaves SYNCED holding no mark, cut to nothing or removed, so
+// that a mark from before does not hide the records synced after it from
+// a reader; cause, why, if it can do neither.
+func (l *Log) dropSynced(cause error) error {
+	f := l.synced
+	l.synced = nil
+	terr := f.Truncate(0)
+	f.Close()
+	if terr == nil {
+		return nil
+	}
+	if err := os.Remove(filepath.Join(l.dir, syncedName)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return cause
+	}
+	return nil
 }
