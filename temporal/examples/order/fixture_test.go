@@ -20,7 +20,14 @@ type world struct {
 	lines    []string
 	authFail bool          // Authorize fails for good
 	slowAuth time.Duration // Authorize takes this long first
-	slowRes  time.Duration // Reserve takes this long, or until its context ends
+	// authAfter, when set, makes Authorize wait for Reserve to return,
+	// then this long: a test that needs Reserve's completion recorded
+	// first counts the head start from Reserve's end, not from both
+	// attempts' starts, which a loaded worker may start far apart.
+	authAfter    time.Duration
+	returned     chan struct{} // closed as Reserve returns (set by afterReserve)
+	returnedOnce sync.Once
+	slowRes      time.Duration // Reserve takes this long, or until its context ends
 	// reserving, when set, is closed as Reserve starts, and Authorize
 	// waits for it: a test that needs Reserve running when Authorize
 	// fails says so, rather than hoping a fixed delay is long enough
@@ -35,6 +42,11 @@ type world struct {
 	charging chan struct{}
 	charged  sync.Once
 	sink     *runtime.MemorySink
+}
+
+// afterReserve makes Authorize wait for Reserve to return, then d.
+func (w *world) afterReserve(d time.Duration) {
+	w.authAfter, w.returned = d, make(chan struct{})
 }
 
 func (w *world) add(ctx context.Context, what string) {
@@ -53,6 +65,9 @@ type orders struct{ w *world }
 
 func (o orders) Reserve(ctx context.Context, s *OrderState) error {
 	s.Scratch = "reserve"
+	if c := o.w.returned; c != nil {
+		defer o.w.returnedOnce.Do(func() { close(c) })
+	}
 	if c := o.w.reserving; c != nil {
 		o.w.reserved.Do(func() { close(c) })
 	}
@@ -77,6 +92,14 @@ func (o orders) Release(ctx context.Context, s *OrderState) error {
 func (o orders) Authorize(ctx context.Context, s *OrderState) error {
 	s.Scratch = "authorize"
 	time.Sleep(o.w.slowAuth)
+	if c := o.w.returned; c != nil {
+		select {
+		case <-c:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		time.Sleep(o.w.authAfter)
+	}
 	if c := o.w.reserving; c != nil {
 		select {
 		case <-c:

@@ -92,8 +92,9 @@ func TestOrderFormsAgree(t *testing.T) {
 	ts := testserver.New(t)
 	local, temporal := localOrder, temporalOrder(ts)
 	now := time.Now().UTC().Truncate(time.Second)
-	// Authorize takes a while, so that Reserve completes first on both
-	// and the journals and histories have one order.
+	// Authorize waits for Reserve to return, then a while, so that
+	// Reserve completes first on both and the journals and histories
+	// have one order.
 	const later = 300 * time.Millisecond
 	nothingToDo := func(*testing.T, context.Context, twoforms.Handle[OrderState], func() string) {}
 	// charging is the Charge of the world of the run in progress (the two
@@ -107,14 +108,15 @@ func TestOrderFormsAgree(t *testing.T) {
 		drive func(*testing.T, context.Context, twoforms.Handle[OrderState], func() string)
 		final runtime.RunState
 	}{
-		{"done", func(w *world) { w.slowAuth = later }, OrderState{Items: []string{"book"}, Invoice: Invoice{Amount: 40, SettleAt: now}}, nothingToDo, runtime.StateDone},
-		{"card declined in the block", func(w *world) { w.slowAuth, w.authFail = later, true }, OrderState{Items: []string{"book"}, Invoice: Invoice{Amount: 40, SettleAt: now}}, nothingToDo, runtime.StateCompensated},
-		{"child fails", func(w *world) { w.slowAuth = later }, OrderState{Items: []string{"book"}, Invoice: Invoice{Amount: 400, SettleAt: now}}, nothingToDo, runtime.StateCompensated},
-		{"ship fails, the refund is a child", func(w *world) { w.slowAuth, w.shipFail = later, true }, OrderState{Items: []string{"book"}, Invoice: Invoice{Amount: 40, SettleAt: now}}, nothingToDo, runtime.StateCompensated},
+		{"done", func(w *world) { w.afterReserve(later) }, OrderState{Items: []string{"book"}, Invoice: Invoice{Amount: 40, SettleAt: now}}, nothingToDo, runtime.StateDone},
+		{"card declined in the block", func(w *world) { w.afterReserve(later); w.authFail = true }, OrderState{Items: []string{"book"}, Invoice: Invoice{Amount: 40, SettleAt: now}}, nothingToDo, runtime.StateCompensated},
+		{"child fails", func(w *world) { w.afterReserve(later) }, OrderState{Items: []string{"book"}, Invoice: Invoice{Amount: 400, SettleAt: now}}, nothingToDo, runtime.StateCompensated},
+		{"ship fails, the refund is a child", func(w *world) { w.afterReserve(later); w.shipFail = true }, OrderState{Items: []string{"book"}, Invoice: Invoice{Amount: 40, SettleAt: now}}, nothingToDo, runtime.StateCompensated},
 		// The abort reaches the child while Charge runs: both forms wait
 		// for it, so the completed charge is refunded.
 		{"aborted while the child charges", func(w *world) {
-			w.slowAuth, w.slowPay = later, time.Second
+			w.afterReserve(later)
+			w.slowPay = time.Second
 			charging = make(chan struct{}) // each form's run has its own world
 			w.charging = charging
 		}, OrderState{Items: []string{"book"}, Invoice: Invoice{Amount: 40, SettleAt: now}},
@@ -126,7 +128,7 @@ func TestOrderFormsAgree(t *testing.T) {
 				}
 				abortWhen(t, ctx, h, billMachine, runtime.RunningState("Charge"))
 			}, runtime.StateAborted},
-		{"aborted while the child sleeps", func(w *world) { w.slowAuth = later }, OrderState{Items: []string{"book"}, Invoice: Invoice{Amount: 40, SettleAt: now.Add(time.Hour)}},
+		{"aborted while the child sleeps", func(w *world) { w.afterReserve(later) }, OrderState{Items: []string{"book"}, Invoice: Invoice{Amount: 40, SettleAt: now.Add(time.Hour)}},
 			func(t *testing.T, ctx context.Context, h twoforms.Handle[OrderState], billMachine func() string) {
 				abortWhen(t, ctx, h, billMachine, runtime.WaitingState("Settle"))
 			}, runtime.StateAborted},
