@@ -81,6 +81,23 @@ func result(out any, limit int) (converter.RawValue, error) {
 	return converter.NewRawValue(p.Payloads[0]), nil
 }
 
+// merged is nil when the run's state, as a branch's merged writes left
+// it, fits the cluster's payload limit, as the SDK would encode it for the
+// run's result, else a permanent ErrResultTooLarge. The branches' results
+// are each within the limit, but merged in workflow code they may not be,
+// and the cluster refuses a run's result past it, terminating the
+// workflow, as it refuses an activity's input.
+func (f *Flow[S]) merged(state *S) error {
+	p, err := encoded(state)
+	if err != nil {
+		return nil // runtime.EncodeState said it encodes
+	}
+	if n := p.Size(); n > f.maxInput() {
+		return runtime.Permanent(fmt.Errorf("%w: the merged state encodes to %d bytes, more than %d (limit.blobSize.error; flowtemporal.Options.MaxInput)", ErrResultTooLarge, n, f.maxInput()))
+	}
+	return nil
+}
+
 // encoded is v as the payloads the cluster measures (their Size).
 func encoded(v any) (*commonpb.Payloads, error) {
 	return converter.GetDefaultDataConverter().ToPayloads(v)
