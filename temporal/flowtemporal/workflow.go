@@ -509,8 +509,9 @@ func (r *wfRun[S]) activity(ctx workflow.Context, ao *workflow.ActivityOptions, 
 		}
 		// The attempts before it that failed are recorded now; the one
 		// it lost is not a failure (the runtime records none for it).
-		in.First, in.Retried = attempt, retries(prior, attempt, *ao)
-		r.recordRetries(live, in.Retried)
+		failed := retries(prior, attempt, *ao)
+		r.recordRetries(live, failed)
+		in.First, in.Retried = attempt, kept(failed)
 		once := *ao.RetryPolicy
 		once.MaximumAttempts = 1 // the last attempt again, alone
 		ao.RetryPolicy = &once
