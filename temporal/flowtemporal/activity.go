@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 
@@ -39,8 +40,8 @@ type ActionInput[S any] struct {
 	Recorded int `json:"recorded,omitempty"`
 }
 
-// ActionOutput is what a step's activity returns: its outcome and the state
-// after the step (the workflow takes it only from a successful attempt, as
+// ActionOutput is what a step's activity returns, encoded (result): its
+// outcome and the state after the step (the workflow takes it only from a successful attempt, as
 // the runtime does), and the attempt that succeeded.
 type ActionOutput[S any] struct {
 	Outcome runtime.Outcome `json:"outcome"`
@@ -69,8 +70,8 @@ type attemptDetail struct {
 // other changes are discarded, as the runtime discards them, so they need
 // not encode as JSON: the runtime checks only what the merge leaves, and
 // a branch that left a NaN in a field it does not write completes there.
-func (f *Flow[S]) ExecActivity(ctx context.Context, in ActionInput[S]) (ActionOutput[S], error) {
-	return attempt(ctx, in, f.def.HistoryFull, func(a runtime.Action, s *S) (runtime.Outcome, error) {
+func (f *Flow[S]) ExecActivity(ctx context.Context, in ActionInput[S]) (converter.RawValue, error) {
+	return attempt(ctx, in, f.def.HistoryFull, f.maxInput(), func(a runtime.Action, s *S) (runtime.Outcome, error) {
 		if !f.branch[a.Step] {
 			return f.def.ExecAction(ctx, a, s)
 		}
@@ -84,8 +85,8 @@ func (f *Flow[S]) ExecActivity(ctx context.Context, in ActionInput[S]) (ActionOu
 }
 
 // RollbackActivity runs one attempt of a step's rollback on the worker.
-func (f *Flow[S]) RollbackActivity(ctx context.Context, in ActionInput[S]) (ActionOutput[S], error) {
-	return attempt(ctx, in, nil, func(a runtime.Action, s *S) (runtime.Outcome, error) {
+func (f *Flow[S]) RollbackActivity(ctx context.Context, in ActionInput[S]) (converter.RawValue, error) {
+	return attempt(ctx, in, nil, f.maxInput(), func(a runtime.Action, s *S) (runtime.Outcome, error) {
 		return runtime.OutcomeOK, f.def.RollbackAction(ctx, a, s)
 	})
 }
@@ -96,8 +97,10 @@ func (f *Flow[S]) RollbackActivity(ctx context.Context, in ActionInput[S]) (Acti
 // Temporal will retry it, on to the next attempt. A retry of the run's own
 // step, or of a branch, first checks the run's history bound (full, the flow's
 // runtime.Flow.HistoryFull; in.Recorded): past it, the attempt does not
-// run and the step fails, as on the runtime.
-func attempt[S any](ctx context.Context, in ActionInput[S], full func(recorded int) error, do func(runtime.Action, *S) (runtime.Outcome, error)) (ActionOutput[S], error) {
+// run and the step fails, as on the runtime. Its output (ActionOutput) is
+// returned encoded, and fails the attempt, permanently, past limit, the
+// cluster's payload limit (result).
+func attempt[S any](ctx context.Context, in ActionInput[S], full func(recorded int) error, limit int, do func(runtime.Action, *S) (runtime.Outcome, error)) (converter.RawValue, error) {
 	n := max(in.First, 1) - 1 + int(activity.GetInfo(ctx).Attempt)
 	in.Action.Attempt = n
 	prior := retriedBefore(ctx)
@@ -108,7 +111,7 @@ func attempt[S any](ctx context.Context, in ActionInput[S], full func(recorded i
 		// The history holds, besides the events before the first attempt,
 		// the retry event of each attempt before this one.
 		if err := full(in.Recorded + n - 1); err != nil {
-			return ActionOutput[S]{}, temporal.NewApplicationErrorWithOptions(err.Error(), errTypeHistoryFull, temporal.ApplicationErrorOptions{
+			return converter.RawValue{}, temporal.NewApplicationErrorWithOptions(err.Error(), errTypeHistoryFull, temporal.ApplicationErrorOptions{
 				NonRetryable: true,
 				Details:      []any{attemptDetail{Attempt: n, Retried: prior}},
 			})
@@ -119,6 +122,7 @@ func attempt[S any](ctx context.Context, in ActionInput[S], full func(recorded i
 	s := in.State
 	out, err := do(in.Action, &s)
 	stop()
+	var res converter.RawValue
 	if err == nil {
 		// The state the attempt left is the activity's result, and
 		// every event records it, as JSON: one that does not encode
@@ -126,6 +130,8 @@ func attempt[S any](ctx context.Context, in ActionInput[S], full func(recorded i
 		// SDK fails to encode the result, a failure it retries.
 		if _, jerr := runtime.EncodeState(&s); jerr != nil {
 			err = runtime.StateNotJSON(jerr)
+		} else {
+			res, err = result(ActionOutput[S]{Outcome: out, State: s, Attempt: n, Retried: prior}, limit)
 		}
 	}
 	if err != nil {
@@ -133,12 +139,12 @@ func attempt[S any](ctx context.Context, in ActionInput[S], full func(recorded i
 		if errors.Is(context.Cause(ctx), worker.ErrWorkerShutdown) {
 			// Cut by its worker's stop, past the worker's grace: the
 			// attempt did not fail, it lost its worker (lostAttempt).
-			return ActionOutput[S]{}, temporal.NewApplicationErrorWithOptions(err.Error(), errTypeLost, temporal.ApplicationErrorOptions{Details: []any{d}})
+			return converter.RawValue{}, temporal.NewApplicationErrorWithOptions(err.Error(), errTypeLost, temporal.ApplicationErrorOptions{Details: []any{d}})
 		}
 		leaveRecord(ctx, in.Action, prior, err)
-		return ActionOutput[S]{}, activityError(err, d)
+		return converter.RawValue{}, activityError(err, d)
 	}
-	return ActionOutput[S]{Outcome: out, State: s, Attempt: n, Retried: prior}, nil
+	return res, nil
 }
 
 // activityError turns a step's error into the application error Temporal

@@ -83,8 +83,10 @@ type Options struct {
 	// MaxInput bounds the input of an activity the workflow schedules (a
 	// step's or a rollback's attempt: its state and payload), encoded:
 	// past it the step fails with ErrInputTooLarge, before it is
-	// scheduled (inputsize.go). Set it to the cluster's payload limit
-	// (limit.blobSize.error). Default DefaultMaxInput.
+	// scheduled; and its result, the state an attempt left: past it the
+	// attempt fails, permanently, with ErrResultTooLarge (payloadlimit.go).
+	// Set it to the cluster's payload limit (limit.blobSize.error).
+	// Default DefaultMaxInput.
 	MaxInput int
 }
 

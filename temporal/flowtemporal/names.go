@@ -116,6 +116,11 @@ const (
 	// such an input before, on a cluster whose payload limit is above
 	// MaxInput, replays scheduling it.
 	versionInputLimit = "flowgen.input-limit"
+	// versionMergeLimit is the change (workflow.GetVersion) after which a
+	// parallel branch whose merged writes leave the run's state past
+	// Options.MaxInput fails (ErrResultTooLarge), the state as before the
+	// merge: a run that merged so before replays taking the merge.
+	versionMergeLimit = "flowgen.merge-limit"
 	// MemoProgress is the memo field where a run of a flow with
 	// Options.Progress records where it is (a Progress) each time that
 	// changes, so that lists of runs show its machine state and step.

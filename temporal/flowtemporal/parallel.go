@@ -97,10 +97,20 @@ func (r *wfRun[S]) parallel(block *runtime.Step[S]) (runtime.Outcome, error, boo
 // that does not fails the branch (runtime.StateNotJSON), with the state
 // back to saved, and the flow routes the block's failure. A run that
 // merged such writes before replays as it ran: GetVersion is asked only
-// when the state does not encode.
+// when the state does not encode. So is one whose state is past the
+// cluster's payload limit (Flow.merged), which the cluster would refuse in
+// the next step's input or the run's end (versionMergeLimit).
 func (r *wfRun[S]) mergeEncodes(saved S) error {
 	_, err := runtime.EncodeState(&r.state)
-	if err == nil || workflow.GetVersion(r.ctx, versionMergeNotJSON, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	if err == nil {
+		err = r.f.merged(&r.state)
+		if err == nil || workflow.GetVersion(r.ctx, versionMergeLimit, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+			return nil
+		}
+		r.state = saved
+		return err
+	}
+	if workflow.GetVersion(r.ctx, versionMergeNotJSON, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return nil
 	}
 	r.state = saved

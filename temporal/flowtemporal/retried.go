@@ -107,7 +107,7 @@ func leaveRecord(ctx context.Context, a runtime.Action, prior []failedAttempt, e
 			activity.GetLogger(ctx).Warn("flowgen: telling the run of a failed attempt; it learns it when the step ends", "error", serr)
 		}
 	}
-	recordHeartbeat(ctx, append(slices.Clip(prior), failed), a.Attempt)
+	recordHeartbeat(ctx, kept(append(slices.Clip(prior), failed)), a.Attempt)
 }
 
 // retryChance is what a failed attempt can tell, on its worker's clock, of
@@ -214,10 +214,23 @@ func (r *wfRun[S]) end(in *inflight, prior []failedAttempt, last int, ao workflo
 	delete(r.inflight, in.key)
 }
 
-// maxRecordedError bounds the error text a failed attempt's record keeps:
-// the records travel in heartbeat details and results, which Temporal
-// limits in size (2 MB a payload), and a step may have many attempts.
-const maxRecordedError = 2048
+// maxRecordedError bounds the error text a failed attempt's record keeps,
+// and keptRecords how many records an attempt carries on, the newest: the
+// records travel in heartbeat details and results, which Temporal limits
+// in size (2 MB a payload), and a step may have any number of attempts.
+// Carried on, keptRecords records of 2 KB take about 70 KB. The attempts
+// whose records were dropped were told to the run as they failed, by
+// their signals (leaveRecord); only those whose signal failed too are
+// recorded without their error (retries).
+const (
+	maxRecordedError = 2048
+	keptRecords      = 32
+)
+
+// kept is the records of failed carried on: the newest keptRecords.
+func kept(failed []failedAttempt) []failedAttempt {
+	return failed[max(len(failed)-keptRecords, 0):]
+}
 
 // recordedError is err's text, cut to maxRecordedError bytes as an error
 // message cuts foreign text (snippet.Cut: at a rune's start, "..." where
@@ -230,8 +243,11 @@ func recordedError(err error) string {
 // the activity options ao: an attempt that left none ran past its
 // StartToClose timeout, or, when it heartbeated, maybe lost its worker
 // (Temporal's history says which; the workflow is not told). The first is
-// recorded as the runtime records an attempt past its timeout. Without a
-// known last attempt (0) the record is taken as it is.
+// recorded as the runtime records an attempt past its timeout. Before the
+// oldest record of a full record (keptRecords), an attempt's record may
+// have been dropped instead (kept), and its error is not known: it is
+// recorded saying so. Without a known last attempt (0) the record is
+// taken as it is.
 func retries(prior []failedAttempt, last int, ao workflow.ActivityOptions) []failedAttempt {
 	if last <= 1 {
 		return prior
@@ -241,12 +257,20 @@ func retries(prior []failedAttempt, last int, ao workflow.ActivityOptions) []fai
 		lost = fmt.Errorf("%w: the attempt left no record: it ran past its timeout, or its worker stopped (no heartbeat for %v)",
 			runtime.ErrTimeout, ao.HeartbeatTimeout).Error()
 	}
+	dropped := 0 // the attempts up to which a record may have been dropped
+	if len(prior) >= keptRecords {
+		dropped = prior[0].Attempt
+	}
 	full := make([]failedAttempt, 0, last-1)
 	i := 0
 	for n := 1; n < last; n++ {
 		if i < len(prior) && prior[i].Attempt == n {
 			full = append(full, prior[i])
 			i++
+			continue
+		}
+		if n < dropped {
+			full = append(full, failedAttempt{Attempt: n, Error: fmt.Sprintf("the attempt failed, or left no record; its record was dropped (flowtemporal carries the records of the last %d failed attempts)", keptRecords)})
 			continue
 		}
 		full = append(full, failedAttempt{Attempt: n, Error: lost})

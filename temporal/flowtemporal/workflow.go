@@ -490,14 +490,15 @@ func (r *wfRun[S]) attempts(ctx workflow.Context, st *runtime.Step[S], visit int
 // then the options the activity ended under. A run whose step failed so
 // before this rule replays failing it (versionLostAttempt): GetVersion is
 // asked only when an attempt was lost so, so replays ask it at the same
-// point; so is versionInputLimit's only when in does not fit.
+// point; so is versionInputLimit's only when in does not fit. in is
+// encoded once each time it is scheduled (Flow.input).
 func (r *wfRun[S]) activity(ctx workflow.Context, ao *workflow.ActivityOptions, name string, in *ActionInput[S], live *inflight, attempts int, left func() time.Duration, res *ActionOutput[S]) error {
-	if err := r.f.inputFits(name, *in); err != nil &&
-		workflow.GetVersion(r.ctx, versionInputLimit, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
-		return err
-	}
 	for {
-		err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, *ao), name, *in).Get(ctx, res)
+		arg, err := r.f.input(name, in)
+		if err != nil && workflow.GetVersion(r.ctx, versionInputLimit, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
+			return err
+		}
+		err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, *ao), name, arg).Get(ctx, res)
 		attempt, prior, lost := lostAttempt(err, attempts)
 		if !lost || ctx.Err() != nil || left != nil && left() <= 0 ||
 			workflow.GetVersion(r.ctx, versionLostAttempt, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
@@ -508,8 +509,9 @@ func (r *wfRun[S]) activity(ctx workflow.Context, ao *workflow.ActivityOptions, 
 		}
 		// The attempts before it that failed are recorded now; the one
 		// it lost is not a failure (the runtime records none for it).
-		in.First, in.Retried = attempt, retries(prior, attempt, *ao)
-		r.recordRetries(live, in.Retried)
+		failed := retries(prior, attempt, *ao)
+		r.recordRetries(live, failed)
+		in.First, in.Retried = attempt, kept(failed)
 		once := *ao.RetryPolicy
 		once.MaximumAttempts = 1 // the last attempt again, alone
 		ao.RetryPolicy = &once

@@ -149,10 +149,10 @@ func (d *definitions) workflow(ctx workflow.Context, args converter.EncodedValue
 // activity runs one attempt of a step or a rollback of the definition its
 // input pins; a worker that has not compiled it reads it from the run's
 // memo.
-func (d *definitions) activity(ctx context.Context, args converter.EncodedValues) (flowtemporal.ActionOutput[engine.State], error) {
+func (d *definitions) activity(ctx context.Context, args converter.EncodedValues) (converter.RawValue, error) {
 	var in flowtemporal.ActionInput[engine.State]
 	if err := args.Get(&in); err != nil {
-		return flowtemporal.ActionOutput[engine.State]{}, err
+		return converter.RawValue{}, err
 	}
 	f := d.cached(in.Pin)
 	if f == nil {
@@ -162,7 +162,7 @@ func (d *definitions) activity(ctx context.Context, args converter.EncodedValues
 			f, err = d.get(in.Pin, src)
 		}
 		if err != nil {
-			return flowtemporal.ActionOutput[engine.State]{}, fmt.Errorf("jsonflows: definition %s: %w", in.Pin, err)
+			return converter.RawValue{}, fmt.Errorf("jsonflows: definition %s: %w", in.Pin, err)
 		}
 	}
 	if in.Action.Rollback {
