@@ -196,3 +196,33 @@ func (l *Log) dropSynced(cause error) error {
 	}
 	return nil
 }
+
+// segmentsWritten reports, for each segment of segs, whether it held more
+// than its header.
+func segmentsWritten(segs []segFile) ([]bool, error) {
+	written := make([]bool, len(segs))
+	for i, sf := range segs {
+		st, err := sf.f.Stat()
+		if err != nil {
+			return nil, err
+		}
+		written[i] = st.Size() > segHeaderSize
+	}
+	return written, nil
+}
+
+// staleMark reports whether a mark is stale, given whether each segment
+// after the one it names held records when the log was listed, before the
+// mark was read. A writer of this version marks a segment before it
+// appends to it (createSegment), and a mark only moves on, so a later
+// segment with records under a mark read after it was listed was written
+// by a writer that does not keep SYNCED (an earlier flowgen): the mark
+// says nothing of what is synced, and the log is read as with no mark.
+func staleMark(later []bool) bool {
+	for _, w := range later {
+		if w {
+			return true
+		}
+	}
+	return false
+}

@@ -284,6 +284,14 @@ func (l *Log) recover(fn func(Pos, []byte) error) error {
 	if err != nil {
 		return err
 	}
+	// written: for a read-only log, the segments that held more than a
+	// header when listed, before the mark is read (staleMark).
+	var written []bool
+	if l.opts.ReadOnly {
+		if written, err = segmentsWritten(segs); err != nil {
+			return err
+		}
+	}
 	// Read once the segments are listed (and, read-only, opened): what
 	// it names was synced before.
 	mark, marked, err := readSynced(l.dir)
@@ -313,7 +321,9 @@ func (l *Log) recover(fn func(Pos, []byte) error) error {
 	if l.opts.ReadOnly && marked && mark.boot != "" && mark.boot == bootID {
 		for i, sf := range segs {
 			if sf.n == mark.pos.Segment {
-				segs, cut = segs[:i+1], mark.pos.Offset
+				if !staleMark(written[i+1:]) {
+					segs, cut = segs[:i+1], mark.pos.Offset
+				}
 				break
 			}
 		}
