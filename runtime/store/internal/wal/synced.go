@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 
 	"github.com/flowgen/flowgen/internal/regfile"
@@ -218,11 +219,4 @@ func segmentsWritten(segs []segFile) ([]bool, error) {
 // segment with records under a mark read after it was listed was written
 // by a writer that does not keep SYNCED (an earlier flowgen): the mark
 // says nothing of what is synced, and the log is read as with no mark.
-func staleMark(later []bool) bool {
-	for _, w := range later {
-		if w {
-			return true
-		}
-	}
-	return false
-}
+func staleMark(later []bool) bool { return slices.Contains(later, true) }
