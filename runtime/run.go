@@ -668,8 +668,11 @@ func (r *Run[S]) release(halt error) {
 		r.machine = nil
 	}
 	r.flow.removeLive(r)
-	if r.stopCancelWatch != nil {
-		r.stopCancelWatch() // the run lets go of its context: no abort
+	if r.stopCancelWatch != nil && !r.stopCancelWatch() {
+		// The context ended first, and its abort is being recorded: the
+		// run ends once that is done (or its failure logged), so nothing
+		// of the run goes on after Done.
+		<-r.cancelRecorded
 	}
 	r.cancel(nil)
 	if r.obs != nil { // before Done: whoever waits for the run sees it observed

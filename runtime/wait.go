@@ -158,13 +158,17 @@ func (r *Run[S]) park() {
 	switch {
 	case r.suspending.Load(): // suspended while entering the wait
 		r.wake(p, wakeSuspend, nil, nil)
-	case r.ctx.Err() != nil && p.abortChild != nil: // aborted while entering the wait
+	case r.ctx.Err() != nil: // aborted while entering the wait
+		// The request first, as Abort does: a cancelled context's abort
+		// is recorded (or its failure logged) before the run aborts.
 		if r.cancelRecorded != nil && context.Cause(r.ctx) != ErrAborted {
-			<-r.cancelRecorded // the parent's request first, as Abort does
+			<-r.cancelRecorded
 		}
-		_ = p.abortChild() // its end wakes the run, which then aborts
-	case r.ctx.Err() != nil:
-		r.wake(p, wakeAbort, nil, nil)
+		if p.abortChild != nil {
+			_ = p.abortChild() // its end wakes the run, which then aborts
+		} else {
+			r.wake(p, wakeAbort, nil, nil)
+		}
 	case r.cancels:
 		// No step runs whose context would end with Start's (or
 		// Resume's): the wait watches it, and its end is an abort, as
