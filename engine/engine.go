@@ -419,7 +419,10 @@ type Modeled interface{ FlowJSON() []byte }
 // the triggers that start it. Given no triggers, it takes the flow's own
 // (Triggered: generated flows list their .flow file's trigger lines);
 // triggers given here replace those. To register a generated flow with no
-// trigger at all, use RegisterFlow(e, flow.Runtime()).
+// trigger at all, use RegisterFlow(e, flow.Runtime()). The flows a flow's
+// call steps and rollback calls run are registered first: Register and
+// RegisterFlow refuse a flow that calls one the engine does not define
+// (ErrUnknownFlow), as each of its runs would fail at the call.
 func Register[S any](e *Engine, flow Runtimer[S], triggers ...runtime.Trigger) error {
 	if len(triggers) == 0 {
 		if t, ok := flow.(Triggered); ok {
@@ -469,6 +472,9 @@ func registerFlow[S any](e *Engine, f *runtime.Flow[S], model *dsl.Flow, trigger
 		if err := validateTrigger(t); err != nil {
 			return fmt.Errorf("flow %q: %w", f.ID(), err)
 		}
+	}
+	if err := calleesRegistered(e, f); err != nil {
+		return err
 	}
 	fe := &flowEntry{name: f.ID(), ops: &typed[S]{f: f}, triggers: triggers, model: model}
 	for _, st := range f.Steps() {
