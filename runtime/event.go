@@ -103,11 +103,16 @@ type Wait struct {
 }
 
 // TimeoutError is the error of a wait whose Deadline passed: for an await,
-// that its event did not come by then.
+// that its event (with its correlation) did not come by then, named as
+// flowgen history names what a waiting run waits for.
 func (w *Wait) TimeoutError() error {
 	by := w.Deadline.Format(time.RFC3339Nano)
 	if w.Topic != "" {
-		return fmt.Errorf("%w: no %s %s by %s", ErrTimeout, w.Topic, w.Event, by)
+		var with string
+		if w.Correlated {
+			with = fmt.Sprintf(" with %s %q", CorrelationPath(w.Field), w.Correlation)
+		}
+		return fmt.Errorf("%w: no event %q on topic %q%s by %s", ErrTimeout, w.Event, w.Topic, with, by)
 	}
 	return fmt.Errorf("%w: step deadline %s passed while sleeping", ErrTimeout, by)
 }
