@@ -259,7 +259,8 @@ func (s *Server) Auth() engine.Authorizer {
 
 // Serve listens and serves h until ctx ends, then stops taking requests
 // and waits up to ShutdownTimeout for the open ones (onShutdown, if set,
-// is called as that begins: the engine ends its watch streams). It logs
+// is called as that begins: the engine ends its watch streams; Serve
+// returns once it has, and once a SIGHUP's reload under way has). It logs
 // one line, name with the address (and interfaces=all when it listens on
 // every interface), the web view's URL, the access and attrs, and calls
 // ready, if set, with the address. SIGHUP reloads the token file and the
@@ -293,8 +294,17 @@ func (s *Server) Serve(ctx context.Context, name string, h http.Handler, onShutd
 		MaxHeaderBytes: lim.MaxHeaderBytes,
 		HTTP2:          &http.HTTP2Config{MaxConcurrentStreams: MaxStreams},
 		ErrorLog:       slog.NewLogLogger(s.errorLog(), slog.LevelWarn)} // TLS handshake errors, among others
+	// Shutdown calls onShutdown on a goroutine of its own and does not
+	// wait for it: Serve does, so that nothing of it goes on once Serve
+	// has returned.
+	shutDown := make(chan struct{})
 	if onShutdown != nil {
-		srv.RegisterOnShutdown(onShutdown)
+		srv.RegisterOnShutdown(func() {
+			defer close(shutDown)
+			onShutdown()
+		})
+	} else {
+		close(shutDown)
 	}
 	stopWatch := s.watch()
 	defer stopWatch()
@@ -329,6 +339,7 @@ func (s *Server) Serve(ctx context.Context, name string, h http.Handler, onShutd
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()
 	_ = srv.Shutdown(sctx)
+	<-shutDown
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
@@ -461,13 +472,15 @@ func (s *Server) reload() {
 }
 
 // watch reloads on every SIGHUP, one sent since New included, until stop
-// is called; SIGHUP is taken (and does nothing) from then until Close.
+// is called, which returns once a reload under way has; SIGHUP is taken
+// (and does nothing) from then until Close.
 func (s *Server) watch() (stop func()) {
 	if s.hup == nil {
 		return func() {}
 	}
-	done := make(chan struct{})
+	done, ended := make(chan struct{}), make(chan struct{})
 	go func() {
+		defer close(ended)
 		for {
 			select {
 			case <-s.hup:
@@ -477,5 +490,10 @@ func (s *Server) watch() (stop func()) {
 			}
 		}
 	}()
-	return func() { close(done) }
+	// A reload under way finishes first: nothing of Serve (a reload's
+	// log line) goes on once it has returned.
+	return func() {
+		close(done)
+		<-ended
+	}
 }

@@ -87,7 +87,9 @@ type Options struct {
 	// write or sync of the log fails (a full disk, an I/O error): every
 	// later Emit and inbox change fails with ErrFailed until the store is
 	// reopened, so a service stops and is restarted (flowgen serve exits
-	// 1) rather than answer every write with an error for good.
+	// 1) rather than answer every write with an error for good. Close
+	// waits for it to return (nothing of the store goes on after Close):
+	// it must not call Close itself.
 	OnFail func(err error)
 
 	// Retain is how long a finished run (done, failed, compensated, ...)
@@ -412,7 +414,8 @@ func (s *Store) RunIDs(_ context.Context, flow string, states ...runtime.RunStat
 
 // Close stops the background compaction, waits for a compaction in
 // progress (the background one's, or a Compact or CompactAll of the
-// caller's) and for Emits in progress, and closes the files.
+// caller's), for Emits in progress and for Options.OnFail, and closes
+// the files.
 func (s *Store) Close() error {
 	s.stopCompacter()
 	// Held while the files close: a compaction that still ran would swap

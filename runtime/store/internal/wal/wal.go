@@ -55,6 +55,7 @@ type Options struct {
 	// log fails (a write or sync failed, or Fail): from then on every
 	// Append fails until the log is reopened, so a service learns that it
 	// must stop (and be restarted) rather than refuse every write for good.
+	// Close waits for it to return: it must not call Close itself.
 	OnFail func(err error)
 
 	// ReadOnly opens the log for reading while another process may be
@@ -149,6 +150,9 @@ type Log struct {
 	closed   bool
 	failed   error
 	active   sync.WaitGroup // Appends in progress, for Close
+	// told is closed once Options.OnFail has returned; nil while the log
+	// has not failed (or has no OnFail). Close waits for it.
+	told chan struct{}
 
 	// Writer state, touched only by the current leader.
 	seg    uint64
@@ -715,7 +719,15 @@ func (l *Log) setFailed(cause error) {
 	}
 	l.failed = &failedError{cause: cause}
 	if l.opts.OnFail != nil {
-		go l.opts.OnFail(l.failed) // not under l.mu: it may close the log
+		// Not under l.mu, which the failing Append holds: OnFail may
+		// stop the service that closes the log. Close waits for it, so
+		// that nothing of the log goes on once Close returns.
+		told, failed := make(chan struct{}), l.failed
+		l.told = told
+		go func() {
+			defer close(told)
+			l.opts.OnFail(failed)
+		}()
 	}
 }
 
@@ -932,6 +944,14 @@ func (l *Log) Close() error {
 	l.closed = true
 	l.mu.Unlock()
 	l.active.Wait()
+	// No Append is left to fail: OnFail, if told, has been called, and
+	// returns before Close does.
+	l.mu.Lock()
+	told := l.told
+	l.mu.Unlock()
+	if told != nil {
+		<-told
+	}
 
 	var errs []error
 	if l.f != nil {
