@@ -124,15 +124,7 @@ func attempt[S any](ctx context.Context, in ActionInput[S], full func(recorded i
 	stop()
 	var res converter.RawValue
 	if err == nil {
-		// The state the attempt left is the activity's result, and
-		// every event records it, as JSON: one that does not encode
-		// fails the attempt, permanently, as on the runtime. Else the
-		// SDK fails to encode the result, a failure it retries.
-		if _, jerr := runtime.EncodeState(&s); jerr != nil {
-			err = runtime.StateNotJSON(jerr)
-		} else {
-			res, err = result(ActionOutput[S]{Outcome: out, State: s, Attempt: n, Retried: prior}, limit)
-		}
+		res, err = result(&ActionOutput[S]{Outcome: out, State: s, Attempt: n, Retried: prior}, &s, limit)
 	}
 	if err != nil {
 		d := attemptDetail{Attempt: n, Retried: prior}

@@ -41,7 +41,7 @@ func Start[S any](ctx context.Context, c client.Client, flow string, state S, op
 		opts.WorkflowIDReusePolicy = enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE
 	}
 	opts.WorkflowExecutionErrorWhenAlreadyStarted = true
-	wr, err := c.ExecuteWorkflow(ctx, opts, WorkflowName(flow), state)
+	wr, err := c.ExecuteWorkflow(ctx, opts, WorkflowName(flow), &state) // through a pointer, as every state (payloadlimit.go)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {
 		return nil, fmt.Errorf("%w: %s: %v", runtime.ErrDuplicateRun, opts.ID, err)

@@ -3,6 +3,7 @@ package flowtemporal
 import (
 	"errors"
 	"fmt"
+	"reflect"
 
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
@@ -31,6 +32,14 @@ import (
 // the SDK as a converter.RawValue, which a data converter passes through
 // as it is (converter.DataConverter's contract), so the state is not
 // encoded a second time by the SDK.
+//
+// A state goes to the SDK through a pointer, everywhere (an activity's
+// input and result, a run's start and its result, a call's child's
+// input), as the runtime encodes it (runtime.EncodeState(&state)): encoded
+// as a value, a field whose JSON methods have pointer receivers, a
+// math/big.Int say, is not addressable, so encoding/json skips its
+// MarshalJSON and writes its unexported fields, {}; the value was lost on
+// the way, and decoding it failed the run.
 
 // DefaultMaxInput is Options.MaxInput's default: Temporal's default
 // payload limit, limit.blobSize.error (2 MiB).
@@ -57,22 +66,30 @@ func (f *Flow[S]) maxInput() int {
 // the cluster's payload limit. An input that does not encode is returned
 // as it is, for the activity's own scheduling to say what is wrong.
 func (f *Flow[S]) input(name string, in *ActionInput[S]) (any, error) {
-	p, err := encoded(*in)
+	p, err := encoded(in)
 	if err != nil {
-		return *in, nil
+		return in, nil
 	}
 	if n := p.Size(); n > f.maxInput() {
-		return *in, fmt.Errorf("%w: activity %s's input (the run's state and the step's payload) encodes to %d bytes, more than %d (limit.blobSize.error; flowtemporal.Options.MaxInput)", ErrInputTooLarge, name, n, f.maxInput())
+		return in, fmt.Errorf("%w: activity %s's input (the run's state and the step's payload) encodes to %d bytes, more than %d (limit.blobSize.error; flowtemporal.Options.MaxInput)", ErrInputTooLarge, name, n, f.maxInput())
 	}
 	return converter.NewRawValue(p.Payloads[0]), nil
 }
 
-// result is out, an attempt's result, encoded as the SDK would encode it
-// to complete the activity; a permanent ErrResultTooLarge when it is past
-// limit, the cluster's payload limit.
-func result(out any, limit int) (converter.RawValue, error) {
+// result is out, an attempt's result holding the state the attempt left
+// (state), encoded as the SDK would encode it to complete the activity; a
+// permanent ErrResultTooLarge when it is past limit, the cluster's payload
+// limit. Every event records the state, as JSON: one that does not encode
+// fails the attempt, permanently, as on the runtime (else the SDK would
+// fail to encode the result, a failure it retries). It is encoded once:
+// the rest of out always encodes, so only when out does not is the state
+// encoded alone, for the runtime's error.
+func result(out any, state any, limit int) (converter.RawValue, error) {
 	p, err := encoded(out)
 	if err != nil {
+		if _, jerr := runtime.EncodeState(state); jerr != nil {
+			return converter.RawValue{}, runtime.StateNotJSON(jerr)
+		}
 		return converter.RawValue{}, err
 	}
 	if n := p.Size(); n > limit {
@@ -101,4 +118,18 @@ func (f *Flow[S]) merged(state *S) error {
 // encoded is v as the payloads the cluster measures (their Size).
 func encoded(v any) (*commonpb.Payloads, error) {
 	return converter.GetDefaultDataConverter().ToPayloads(v)
+}
+
+// addressed is v through a pointer to a copy of it, unless v is nil or a
+// pointer already: a call's child's input, which the call's Input returns
+// as a value of the child's state type, goes to the SDK so, as every
+// state does.
+func addressed(v any) any {
+	rv := reflect.ValueOf(v)
+	if !rv.IsValid() || rv.Kind() == reflect.Pointer {
+		return v
+	}
+	p := reflect.New(rv.Type())
+	p.Elem().Set(rv)
+	return p.Interface()
 }

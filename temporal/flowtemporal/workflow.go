@@ -76,6 +76,14 @@ func (f *Flow[S]) Workflow(ctx workflow.Context, state S) (S, error) {
 	return r.run()
 }
 
+// workflowResult is Workflow as workers run it: its result, the final
+// state, goes to the SDK through a pointer, as every state does
+// (payloadlimit.go). Clients read it into an S all the same.
+func (f *Flow[S]) workflowResult(ctx workflow.Context, state S) (*S, error) {
+	s, err := f.Workflow(ctx, state)
+	return &s, err
+}
+
 // run drives the run from its first step: each step waits (await, sleep)
 // if it does, runs its activity if it has work, and its outcome goes where
 // the flow routes it.

@@ -189,6 +189,11 @@ func TestDocsSetUpBehindProxy(t *testing.T) {
 	dir, run, fail := docsModule(t, repo, "http://127.0.0.1:1")
 	run("go", "mod", "edit", "-require", "github.com/flowgen/flowgen@v0.0.0-00010101000000-000000000000", "-tool", "github.com/flowgen/flowgen/cmd/flowgen")
 	run("go", "mod", "tidy")
+	// Tidy kept only the sums the tool needs. The proxy a user meets
+	// refuses flowgen's modules, not the SDK's: with the SDK's sums gone,
+	// the go get below failed either on flowtemporal or, first under load,
+	// on verifying the SDK it could not reach the checksum database for.
+	writeSums(t, repo, dir)
 
 	lines := readmetest.BlockOf(t, filepath.Join(repo, "docs", "temporal.md"), "The Temporal code lives in its own Go module")
 	if len(lines) != 2 {
@@ -278,6 +283,16 @@ func docsModule(t *testing.T, repo, goproxy string) (dir string, run func(...str
 		}
 		return string(out)
 	}
+	writeSums(t, repo, dir)
+	run("go", "mod", "init", "example.com/signup")
+	run("go", "mod", "edit", "-replace", "github.com/flowgen/flowgen="+repo)
+	return dir, run, fail
+}
+
+// writeSums writes dir's go.sum: the go.sum lines of both of the
+// checkout's modules, at repo.
+func writeSums(t *testing.T, repo, dir string) {
+	t.Helper()
 	var sums []byte
 	for _, f := range []string{filepath.Join(repo, "go.sum"), filepath.Join(repo, "temporal", "go.sum")} {
 		b, err := os.ReadFile(f)
@@ -289,9 +304,6 @@ func docsModule(t *testing.T, repo, goproxy string) (dir string, run func(...str
 	if err := os.WriteFile(filepath.Join(dir, "go.sum"), sums, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	run("go", "mod", "init", "example.com/signup")
-	run("go", "mod", "edit", "-replace", "github.com/flowgen/flowgen="+repo)
-	return dir, run, fail
 }
 
 // writeSignup writes into dir this package's flow, state and handlers,
