@@ -107,7 +107,7 @@ type brokerPublisher struct {
 func (p brokerPublisher) Publish(ctx context.Context, topic, event string, payload any) error {
 	raw, ok := payload.(json.RawMessage)
 	if !ok {
-		b, err := json.Marshal(payload)
+		b, err := json.Marshal(runtime.Addressed(payload)) // a value: its pointer methods too
 		if err != nil {
 			return runtime.Permanent(fmt.Errorf("encoding %s %s: %w", topic, event, err))
 		}

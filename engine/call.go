@@ -66,7 +66,7 @@ func (c childRuns) AttachChild(ctx context.Context, flow, id string, parent runt
 			var state json.RawMessage // a missing field: the zero state
 			in := input()
 			if raw, ok := in.(json.RawMessage); in != nil && (!ok || len(raw) > 0) {
-				state, err = json.Marshal(in)
+				state, err = runtime.EncodeState(in) // a Go flow's child state: a value
 			}
 			if err != nil {
 				return nil, fmt.Errorf("%w: %q of flow %q: its state does not encode: %w", runtime.ErrChildNotStarted, id, flow, err)

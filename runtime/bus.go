@@ -108,7 +108,7 @@ func (c *MemoryCaller) Handle(service, endpoint string, h MemoryHandler) {
 
 // Call implements Caller. A missing handler is a permanent error.
 func (c *MemoryCaller) Call(ctx context.Context, service, endpoint string, req, rsp any) error {
-	raw, err := json.Marshal(req)
+	raw, err := json.Marshal(Addressed(req)) // a value: its pointer methods too
 	if err != nil {
 		return Permanent(fmt.Errorf("encoding request to %s %s: %w", service, endpoint, err))
 	}
@@ -134,7 +134,7 @@ func (c *MemoryCaller) Call(ctx context.Context, service, endpoint string, req, 
 	if rsp == nil {
 		return nil
 	}
-	b, err := json.Marshal(out)
+	b, err := json.Marshal(Addressed(out))
 	if err == nil {
 		err = json.Unmarshal(b, rsp)
 	}
@@ -187,7 +187,7 @@ func NewMemoryBus() *MemoryBus {
 
 // Publish implements Publisher: the payload is JSON-encoded.
 func (b *MemoryBus) Publish(ctx context.Context, topic, event string, payload any) error {
-	raw, err := json.Marshal(payload)
+	raw, err := json.Marshal(Addressed(payload))
 	if err != nil {
 		return Permanent(fmt.Errorf("encoding %s %s: %w", topic, event, err))
 	}

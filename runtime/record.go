@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"runtime/debug"
 
 	"github.com/looplab/fsm"
@@ -179,8 +180,26 @@ func (r *Run[S]) emit(e *Event) (err error) {
 // data for programs, never HTML, and one holding markup would grow
 // sixfold past the bounds that hold it: a record, a provider's call).
 // The Temporal target records with it too, so that a flow's histories
-// are the same bytes on both.
-func EncodeState(s any) (json.RawMessage, error) { return jsonenc.Marshal(s) }
+// are the same bytes on both. A state given as a value is encoded through
+// a pointer to a copy of it (Addressed), as the run's own state is.
+func EncodeState(s any) (json.RawMessage, error) { return jsonenc.Marshal(Addressed(s)) }
+
+// Addressed is v through a pointer to a copy of it, unless v is nil or a
+// pointer already. A state is encoded through a pointer (EncodeState), and
+// handed so to an encoder of its own (the Temporal SDK's): encoded as a
+// value, a field whose JSON methods have pointer receivers (a
+// math/big.Int) is not addressable, so encoding/json skips its MarshalJSON
+// and writes its unexported fields, {}, which its UnmarshalJSON refuses.
+// A call's Input returns the child's state as a value.
+func Addressed(v any) any {
+	rv := reflect.ValueOf(v)
+	if !rv.IsValid() || rv.Kind() == reflect.Pointer {
+		return v
+	}
+	p := reflect.New(rv.Type())
+	p.Elem().Set(rv)
+	return p.Interface()
+}
 
 // snapshot encodes the state. Events share the previous snapshot while no
 // action ran, the state is == to the one encoded (a value state), or it

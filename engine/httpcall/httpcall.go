@@ -377,7 +377,7 @@ func (c *Caller) Call(ctx context.Context, service, endpoint string, req, rsp an
 	if err != nil {
 		return err
 	}
-	body, err := json.Marshal(req)
+	body, err := json.Marshal(runtime.Addressed(req)) // a value: its pointer methods too
 	if err != nil {
 		return runtime.Permanent(fmt.Errorf("encoding request to %s %s: %w", service, endpoint, err))
 	}

@@ -65,7 +65,7 @@ func (r *wfRun[S]) startChild(ctx workflow.Context, ref runtime.RunRef, input an
 		ParentClosePolicy:   enumspb.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
 		Memo:                memo,
 	})
-	return workflow.ExecuteChildWorkflow(cctx, WorkflowName(ref.Flow), addressed(arg)), nil
+	return workflow.ExecuteChildWorkflow(cctx, WorkflowName(ref.Flow), runtime.Addressed(arg)), nil
 }
 
 // childEnd waits for child run ref to end and returns its final state

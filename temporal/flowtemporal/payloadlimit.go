@@ -3,7 +3,6 @@ package flowtemporal
 import (
 	"errors"
 	"fmt"
-	"reflect"
 
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
@@ -118,18 +117,4 @@ func (f *Flow[S]) merged(state *S) error {
 // encoded is v as the payloads the cluster measures (their Size).
 func encoded(v any) (*commonpb.Payloads, error) {
 	return converter.GetDefaultDataConverter().ToPayloads(v)
-}
-
-// addressed is v through a pointer to a copy of it, unless v is nil or a
-// pointer already: a call's child's input, which the call's Input returns
-// as a value of the child's state type, goes to the SDK so, as every
-// state does.
-func addressed(v any) any {
-	rv := reflect.ValueOf(v)
-	if !rv.IsValid() || rv.Kind() == reflect.Pointer {
-		return v
-	}
-	p := reflect.New(rv.Type())
-	p.Elem().Set(rv)
-	return p.Interface()
 }
