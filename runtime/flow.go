@@ -23,6 +23,7 @@ type options struct {
 	ids       func() string
 	logger    *slog.Logger
 	ended     func(runID string, final RunState, err error)
+	ending    func(runID string)
 	observer  Observer
 	maxEvents uint64 // the bound of a run's history (WithMaxHistory)
 	parked    func(runID string, parked bool)
@@ -67,6 +68,19 @@ func WithIDs(next func() string) Option { return func(o *options) { o.ids = next
 // An engine uses it to account for runs without a goroutine per run.
 func WithRunEnded(fn func(runID string, final RunState, err error)) Option {
 	return func(o *options) { o.ended = fn }
+}
+
+// WithRunEnding sets a function called once for every run whose life in
+// this process is about to end, before anything shows that it ended: as it
+// is about to record its final state (before the sink has that event), or,
+// for a run a sink stopped or Suspend stopped, before Done is closed. From
+// then on the run runs no step, rollback or wait: its goroutine records
+// the event, releases the run and calls the WithRunEnded function, then
+// ends. It is called on the run's goroutine; it must not block. An engine
+// gives back the run's place among its runs in flight there, so that a
+// client that saw the run end may start another at once.
+func WithRunEnding(fn func(runID string)) Option {
+	return func(o *options) { o.ending = fn }
 }
 
 // WithRunParked sets a function called when a run parks on a wait (an

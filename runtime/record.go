@@ -50,6 +50,11 @@ func (r *Run[S]) fireNext(ev string) error {
 		}
 		r.machine.SetState(to.name)
 	}
+	if to.kind == kindTerminal {
+		// Before the sink has the end, where anyone may read it: the
+		// run's place among an engine's runs in flight is free by then.
+		r.tellEnding()
+	}
 	if err := r.record(from, to); err != nil {
 		r.machine.SetState(from.name) // the move did not happen: nothing recorded it
 		return err

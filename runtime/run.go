@@ -85,6 +85,9 @@ type Run[S any] struct {
 	entry   sync.Mutex
 	failing bool
 	ending  bool
+	// toldEnding: the WithRunEnding function was called. Owned by the
+	// goroutine driving the run.
+	toldEnding bool
 
 	suspending atomic.Bool
 	recorded   atomic.Bool // the run's first event is recorded: it exists
@@ -663,6 +666,7 @@ func (r *Run[S]) finish(halt error) {
 
 // release gives back the run's machine and live slot and wakes Wait.
 func (r *Run[S]) release(halt error) {
+	r.tellEnding() // a run halted or suspended: before Done
 	if r.machine != nil {
 		r.def.machines.Put(r.machine)
 		r.machine = nil
@@ -691,6 +695,19 @@ func (r *Run[S]) release(halt error) {
 	}
 	for _, fn := range fns {
 		fn(end)
+	}
+}
+
+// tellEnding calls the WithRunEnding function, once: before the run's
+// final event goes to the sink (fireNext), or before Done for a run that
+// records none (release).
+func (r *Run[S]) tellEnding() {
+	if r.toldEnding {
+		return
+	}
+	r.toldEnding = true
+	if fn := r.env.opts.ending; fn != nil {
+		fn(r.env.runID)
 	}
 }
 
