@@ -559,7 +559,7 @@ func SleepProblem(step string, a *Action, at diag.Range) (diag.Diagnostic, bool)
 		return diag.Errorf(pick(a.Until.Range, ar), "sleep", "sleep in step %q waits until an empty field name", step).
 			WithHint("name the state field, a time.Time, that holds when the run wakes"), true
 	case a.Until == nil && a.Duration <= 0:
-		return diag.Errorf(ar, "sleep", "sleep in step %q waits no time", step).
+		return diag.Errorf(pick(a.DurationRange, ar), "sleep", "sleep in step %q waits no time", step).
 			WithHint("sleep a duration above zero, such as `sleep 336h`, or until a time.Time field of the state: `sleep until ReminderAt`"), true
 	}
 	return diag.Diagnostic{}, false
@@ -603,27 +603,28 @@ func CorrelationPathProblem(path string) string {
 	return ""
 }
 
-// retry checks one written retry policy.
+// retry checks one written retry policy; at is where it is, and each
+// finding points at the part it is about when that part's range is known.
 func (c *checker) retry(r *Retry, what string, at diag.Range) {
 	if !ValidAttempts(r.Attempts) {
-		c.add(diag.Errorf(at, "retry-attempts", "retry of %s has %d attempts; it needs at least %d", what, r.Attempts, MinAttempts).
+		c.add(diag.Errorf(pick(r.AttemptsRange, at), "retry-attempts", "retry of %s has %d attempts; it needs at least %d", what, r.Attempts, MinAttempts).
 			WithHint("write `retry 1` for a single try, or more to retry"))
 	}
 	if r.Multiplier != 0 && !ValidMultiplier(r.Multiplier) {
-		c.add(diag.Errorf(at, "retry-multiplier", "retry of %s has multiplier %g; backoff must not shrink", what, r.Multiplier).
+		c.add(diag.Errorf(pick(r.MultiplierRange, at), "retry-multiplier", "retry of %s has multiplier %g; backoff must not shrink", what, r.Multiplier).
 			WithHint("use a multiplier of %g (constant backoff) or more; the default is %g", MinMultiplier, DefaultMultiplier))
 	}
 	if r.Max > 0 && r.Initial > r.Max {
-		c.add(diag.Errorf(at, "backoff-range", "backoff of %s starts at %v, above its maximum %v", what, r.Initial, r.Max).
+		c.add(diag.Errorf(pick(r.BackoffRange, at), "backoff-range", "backoff of %s starts at %v, above its maximum %v", what, r.Initial, r.Max).
 			WithHint("write the range as `backoff %v..%v`", r.Max, r.Initial))
 	}
 	if r.Initial == 0 && r.Max > 0 {
 		// Not an error: the retries just happen without delay.
-		c.add(diag.Warnf(at, "backoff-range", "backoff of %s has a maximum %v but no initial delay, so retries do not wait", what, r.Max).
+		c.add(diag.Warnf(pick(r.BackoffRange, at), "backoff-range", "backoff of %s has a maximum %v but no initial delay, so retries do not wait", what, r.Max).
 			WithHint("write `backoff <initial>..%v`", r.Max))
 	}
 	if r.Jitter != "" && r.Jitter != JitterFull && r.Jitter != JitterNone {
-		c.add(diag.Errorf(at, "retry-jitter", "retry of %s has unknown jitter %q", what, r.Jitter).
+		c.add(diag.Errorf(pick(r.JitterRange, at), "retry-jitter", "retry of %s has unknown jitter %q", what, r.Jitter).
 			WithHint("use `jitter full` (the default) or `jitter none`"))
 	}
 }
@@ -774,7 +775,7 @@ func (c *checker) rpcEndpoints(f *File) {
 			continue
 		}
 		for _, t := range fl.rpcTriggers() {
-			at := pick(t.Range, fl.NameRange)
+			at := pick(t.At("endpoint"), fl.NameRange)
 			prev, ok := first[t.Endpoint]
 			switch {
 			case !ok:
@@ -816,11 +817,11 @@ func (c *checker) triggers(f *Flow) {
 		}
 		seen[t.Trigger] = t
 		for _, field := range t.EmptyFields() {
-			c.empty(field, string(t.Kind)+" trigger", at)
+			c.empty(field, string(t.Kind)+" trigger", pick(t.At(field), at))
 		}
 		if t.Kind == TriggerSchedule {
 			if _, err := runtime.ParseSchedule(t.Schedule); err != nil {
-				c.add(diag.Errorf(at, "cron", "invalid schedule %q: %s", t.Schedule, diag.Cut(err.Error())).
+				c.add(diag.Errorf(pick(t.At("schedule"), at), "cron", "invalid schedule %q: %s", t.Schedule, diag.Cut(err.Error())).
 					WithHint("use a 5-field cron expression such as \"0 3 * * *\" (minute hour day-of-month month day-of-week), a descriptor such as \"@daily\", or \"@every 1h\""))
 			}
 		}

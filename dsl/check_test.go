@@ -203,7 +203,7 @@ func TestCheck(t *testing.T) {
 			src: doc(flow("A", `"triggers": [{"kind": "rpc", "endpoint": "X.Start"}]`, goStep("S", "")),
 				flow("B", `"triggers": [{"kind": "rpc", "endpoint": "X.Start"}, {"kind": "rpc", "endpoint": "X.Start"}]`, goStep("S", ""))),
 			want: []string{
-				`$.flows[1].triggers[0]: error rpc-conflict: flow "B" cannot take rpc endpoint "X.Start": flow "A" has it (at $.flows[0].triggers[0]) [hint: an rpc endpoint starts one flow: give one of them another endpoint]`,
+				`$.flows[1].triggers[0].endpoint: error rpc-conflict: flow "B" cannot take rpc endpoint "X.Start": flow "A" has it (at $.flows[0].triggers[0].endpoint) [hint: an rpc endpoint starts one flow: give one of them another endpoint]`,
 				`$.flows[1].triggers[1]: error duplicate-trigger: duplicate rpc trigger in flow "B" (first at $.flows[1].triggers[0]) [hint: remove the repeated trigger]`,
 			},
 		},
@@ -324,7 +324,7 @@ func TestCheck(t *testing.T) {
 			want: []string{
 				`$.flows[0].steps[0].action: error sleep: sleep in step "Both" has both a duration and an until field [hint: keep one: "duration" to wait a fixed time, "until" to wait until the time in a state field]`,
 				`$.flows[0].steps[1].action: error sleep: sleep in step "Neither" waits no time [hint: sleep a duration above zero, such as ` + "`sleep 336h`" + `, or until a time.Time field of the state: ` + "`sleep until ReminderAt`" + `]`,
-				`$.flows[0].steps[2].action: error sleep: sleep in step "Zero" waits no time [hint: sleep a duration above zero, such as ` + "`sleep 336h`" + `, or until a time.Time field of the state: ` + "`sleep until ReminderAt`" + `]`,
+				`$.flows[0].steps[2].action.duration: error sleep: sleep in step "Zero" waits no time [hint: sleep a duration above zero, such as ` + "`sleep 336h`" + `, or until a time.Time field of the state: ` + "`sleep until ReminderAt`" + `]`,
 				`$.flows[0].steps[3].action.until: error sleep: sleep in step "Empty" waits until an empty field name [hint: name the state field, a time.Time, that holds when the run wakes]`,
 				`$.flows[0].steps[4].timeout: error sleep-timeout: step "Timeout" sleeps, so its ` + "`timeout 5m`" + ` has no attempt to bound [hint: bound the sleep with ` + "`deadline 5m`" + ` instead: the step ends with the outcome timeout when it passes]`,
 				`$.flows[0].steps[5].deadline: warning sleep-deadline: step "Short" sleeps 1h, but its deadline is 1h: it always ends with the outcome timeout [hint: raise the deadline above 1h, or remove it]`,
@@ -426,10 +426,10 @@ func TestCheck(t *testing.T) {
 			src: doc(flow("F", `"retry": {"attempts": 0, "initial": "5s", "max": "1s", "multiplier": 0.5}`,
 				goStep("A", `"retry": {"attempts": 2, "max": "1s"}`))),
 			want: []string{
-				`$.flows[0].retry: error backoff-range: backoff of flow "F" starts at 5s, above its maximum 1s [hint: write the range as ` + "`backoff 1s..5s`" + `]`,
-				`$.flows[0].retry: error retry-attempts: retry of flow "F" has 0 attempts; it needs at least 1 [hint: write ` + "`retry 1`" + ` for a single try, or more to retry]`,
-				`$.flows[0].retry: error retry-multiplier: retry of flow "F" has multiplier 0.5; backoff must not shrink [hint: use a multiplier of 1 (constant backoff) or more; the default is 2]`,
-				`$.flows[0].steps[0].retry: warning backoff-range: backoff of step "A" has a maximum 1s but no initial delay, so retries do not wait [hint: write ` + "`backoff <initial>..1s`" + `]`,
+				`$.flows[0].retry.attempts: error retry-attempts: retry of flow "F" has 0 attempts; it needs at least 1 [hint: write ` + "`retry 1`" + ` for a single try, or more to retry]`,
+				`$.flows[0].retry.initial: error backoff-range: backoff of flow "F" starts at 5s, above its maximum 1s [hint: write the range as ` + "`backoff 1s..5s`" + `]`,
+				`$.flows[0].retry.multiplier: error retry-multiplier: retry of flow "F" has multiplier 0.5; backoff must not shrink [hint: use a multiplier of 1 (constant backoff) or more; the default is 2]`,
+				`$.flows[0].steps[0].retry.max: warning backoff-range: backoff of step "A" has a maximum 1s but no initial delay, so retries do not wait [hint: write ` + "`backoff <initial>..1s`" + `]`,
 			},
 		},
 		{
@@ -469,12 +469,12 @@ func TestCheck(t *testing.T) {
 				{"kind": "rpc", "endpoint": "F.Start"},
 				{"kind": "rpc", "endpoint": "F.Start"}]`, goStep("A", ""))),
 			want: []string{
-				`$.flows[0].triggers[0]: error cron: invalid schedule "0 3 * *": expected exactly 5 fields, found 4 [hint: use a 5-field cron expression such as "0 3 * * *" (minute hour day-of-month month day-of-week), a descriptor such as "@daily", or "@every 1h"]`,
-				`$.flows[0].triggers[1]: error cron: invalid schedule "@every 0s": @every needs at least 1s, found 0s [hint: use a 5-field cron expression such as "0 3 * * *" (minute hour day-of-month month day-of-week), a descriptor such as "@daily", or "@every 1h"]`,
-				`$.flows[0].triggers[2]: error cron: invalid schedule "@every soon": invalid duration "soon": want Go syntax such as 90s or 1h30m [hint: use a 5-field cron expression such as "0 3 * * *" (minute hour day-of-month month day-of-week), a descriptor such as "@daily", or "@every 1h"]`,
-				`$.flows[0].triggers[3]: error cron: invalid schedule "TZ=UTC": no schedule after the time zone [hint: use a 5-field cron expression such as "0 3 * * *" (minute hour day-of-month month day-of-week), a descriptor such as "@daily", or "@every 1h"]`,
-				`$.flows[0].triggers[4]: error cron: invalid schedule "@fortnightly": unknown descriptor: want @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly or @every [hint: use a 5-field cron expression such as "0 3 * * *" (minute hour day-of-month month day-of-week), a descriptor such as "@daily", or "@every 1h"]`,
-				`$.flows[0].triggers[5]: error cron: invalid schedule "61 * * * *": minute "61": end of range (61) above maximum (59) [hint: use a 5-field cron expression such as "0 3 * * *" (minute hour day-of-month month day-of-week), a descriptor such as "@daily", or "@every 1h"]`,
+				`$.flows[0].triggers[0].schedule: error cron: invalid schedule "0 3 * *": expected exactly 5 fields, found 4 [hint: use a 5-field cron expression such as "0 3 * * *" (minute hour day-of-month month day-of-week), a descriptor such as "@daily", or "@every 1h"]`,
+				`$.flows[0].triggers[1].schedule: error cron: invalid schedule "@every 0s": @every needs at least 1s, found 0s [hint: use a 5-field cron expression such as "0 3 * * *" (minute hour day-of-month month day-of-week), a descriptor such as "@daily", or "@every 1h"]`,
+				`$.flows[0].triggers[2].schedule: error cron: invalid schedule "@every soon": invalid duration "soon": want Go syntax such as 90s or 1h30m [hint: use a 5-field cron expression such as "0 3 * * *" (minute hour day-of-month month day-of-week), a descriptor such as "@daily", or "@every 1h"]`,
+				`$.flows[0].triggers[3].schedule: error cron: invalid schedule "TZ=UTC": no schedule after the time zone [hint: use a 5-field cron expression such as "0 3 * * *" (minute hour day-of-month month day-of-week), a descriptor such as "@daily", or "@every 1h"]`,
+				`$.flows[0].triggers[4].schedule: error cron: invalid schedule "@fortnightly": unknown descriptor: want @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly or @every [hint: use a 5-field cron expression such as "0 3 * * *" (minute hour day-of-month month day-of-week), a descriptor such as "@daily", or "@every 1h"]`,
+				`$.flows[0].triggers[5].schedule: error cron: invalid schedule "61 * * * *": minute "61": end of range (61) above maximum (59) [hint: use a 5-field cron expression such as "0 3 * * *" (minute hour day-of-month month day-of-week), a descriptor such as "@daily", or "@every 1h"]`,
 				`$.flows[0].triggers[8]: error duplicate-trigger: duplicate rpc trigger in flow "F" (first at $.flows[0].triggers[7]) [hint: remove the repeated trigger]`,
 			},
 		},
@@ -524,7 +524,7 @@ func TestCheck(t *testing.T) {
 			want: []string{
 				`$.flows[0].steps[0].action: error empty: empty service in step "A" [hint: name the service]`,
 				`$.flows[0].steps[0].publish[0]: error empty: empty event in publication of step "A" [hint: name the event]`,
-				`$.flows[0].triggers[0]: error empty: empty topic in event trigger [hint: name the topic]`,
+				`$.flows[0].triggers[0].topic: error empty: empty topic in event trigger [hint: name the topic]`,
 			},
 		},
 		{

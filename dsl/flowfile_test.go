@@ -226,8 +226,13 @@ func TestCheckFlowSnippets(t *testing.T) {
 			[]string{`4:9: error await-no-timeout: await in step "A" has no timeout: a run could wait forever [hint: add ` + "`timeout <duration>`" + ` to the await line, such as ` + "`timeout 72h`" + `, and handle it with ` + "`on timeout -> <Step>`" + `]`}},
 		{"budget at the step's retry", "flow F {\n    timeout 1s\n    step A {\n        retry 3\n        deadline 2s\n        irreversible\n    }\n}\n", dsl.CheckOptions{},
 			[]string{`4:9: error retry-budget: retry schedule of step "A" takes up to 3s (3 attempts × 1s timeout + 0s backoff), more than its deadline 2s [hint: raise the deadline to at least 3s, or lower the attempts, the timeout or the backoff]`}},
-		{"cron at the trigger", "flow F {\n    trigger schedule \"bad\"\n    step A { irreversible }\n}\n", dsl.CheckOptions{},
-			[]string{`2:5: error cron: invalid schedule "bad": expected exactly 5 fields, found 1 [hint: use a 5-field cron expression such as "0 3 * * *" (minute hour day-of-month month day-of-week), a descriptor such as "@daily", or "@every 1h"]`}},
+		{"cron at the schedule", "flow F {\n    trigger schedule \"bad\"\n    step A { irreversible }\n}\n", dsl.CheckOptions{},
+			[]string{`2:22: error cron: invalid schedule "bad": expected exactly 5 fields, found 1 [hint: use a 5-field cron expression such as "0 3 * * *" (minute hour day-of-month month day-of-week), a descriptor such as "@daily", or "@every 1h"]`}},
+		// A bad value is pointed at, not the keyword that starts its line.
+		{"reversed backoff at its range", "flow F {\n    retry 3 backoff 5s..100ms\n    step A { irreversible }\n}\n", dsl.CheckOptions{},
+			[]string{"2:21: error backoff-range: backoff of flow \"F\" starts at 5s, above its maximum 100ms [hint: write the range as `backoff 100ms..5s`]"}},
+		{"empty trigger value at its string", "flow F {\n    trigger event t \"\"\n    step A { irreversible }\n}\n", dsl.CheckOptions{},
+			[]string{`2:21: error empty: empty event in event trigger [hint: name the event]`}},
 		{"one day", "flow F {\n    step A { sleep 1d }\n}\n", dsl.CheckOptions{},
 			[]string{`2:20: error syntax: invalid duration "1d": unknown unit "d" [hint: durations use Go syntax, which has no days: 1 day is 24h]`}},
 		{"choose without when", "flow F {\n    state S\n    step A {\n        choose {\n            otherwise -> done\n        }\n    }\n}\n", dsl.CheckOptions{},
@@ -238,8 +243,8 @@ func TestCheckFlowSnippets(t *testing.T) {
 		// each line (zero-policy).
 		{"zero policies", "flow F {\n    timeout 5s\n    deadline 1m\n    step A {\n        timeout 0s\n        deadline 0s\n        irreversible\n    }\n}\n", dsl.CheckOptions{},
 			[]string{
-				"5:9: warning zero-policy: step \"A\"'s `timeout 0s` is as if it were not written: the step keeps the flow's `timeout 5s` [hint: a step cannot lift the flow's timeout: remove the line, or give the step the timeout it needs]",
-				"6:9: warning zero-policy: step \"A\"'s `deadline 0s` is as if it were not written: the step keeps the flow's `deadline 1m` [hint: a step cannot lift the flow's deadline: remove the line, or give the step the deadline it needs]",
+				"5:17: warning zero-policy: step \"A\"'s `timeout 0s` is as if it were not written: the step keeps the flow's `timeout 5s` [hint: a step cannot lift the flow's timeout: remove the line, or give the step the timeout it needs]",
+				"6:18: warning zero-policy: step \"A\"'s `deadline 0s` is as if it were not written: the step keeps the flow's `deadline 1m` [hint: a step cannot lift the flow's deadline: remove the line, or give the step the deadline it needs]",
 			}},
 		// Without a flow bound to keep, a zero is no warning.
 		{"zero policies alone", "flow F {\n    step A {\n        timeout 0s\n        deadline 0s\n        irreversible\n    }\n}\n", dsl.CheckOptions{}, nil},

@@ -228,11 +228,14 @@ func (d *jsonDecoder) decodeTrigger(n *jnode, path string) *Trigger {
 	switch t.Kind {
 	case TriggerRPC:
 		t.Endpoint, _ = o.str("endpoint", true)
+		t.ValueRange = o.at("endpoint")
 	case TriggerEvent:
 		t.Topic, _ = o.str("topic", true)
 		t.Event, _ = o.str("event", true)
+		t.ValueRange, t.EventRange = o.at("topic"), o.at("event")
 	case TriggerSchedule:
 		t.Schedule, _ = o.str("schedule", true)
+		t.ValueRange = o.at("schedule")
 	}
 	o.checkVariant(append([]string{"kind"}, triggerKindFields[t.Kind]...), article(kind+" trigger"), "")
 	return t
@@ -251,6 +254,8 @@ func (d *jsonDecoder) decodeRetry(n *jnode, path string) *Retry {
 	r.Multiplier = o.float("multiplier")
 	j, _ := o.enum("jitter", false, string(JitterFull), string(JitterNone))
 	r.Jitter = Jitter(j)
+	r.AttemptsRange, r.MultiplierRange, r.JitterRange = o.at("attempts"), o.at("multiplier"), o.at("jitter")
+	r.BackoffRange = pick(o.at("initial"), o.at("max"))
 	return r
 }
 
@@ -361,6 +366,9 @@ func (d *jsonDecoder) decodeAction(n *jnode, path string, rollback bool) *Action
 			*acc.id(a) = o.ident(name, false)
 		case acc.dur != nil:
 			*acc.dur(a) = o.duration(name)
+			if f.Field == FieldDuration {
+				a.DurationRange = o.at(name)
+			}
 		case acc.branches != nil:
 			o.array(name, false, func(n *jnode, path string) {
 				if b := d.decodeBranch(n, path); b != nil {

@@ -70,6 +70,21 @@ const (
 type Trigger struct {
 	runtime.Trigger
 	Range diag.Range `json:"-"`
+	// ValueRange is where the trigger's value is written (an rpc
+	// trigger's endpoint, an event trigger's topic, a schedule trigger's
+	// schedule) and EventRange an event trigger's event: a diagnostic
+	// about a value points at it (At), not at the line's `trigger`.
+	ValueRange, EventRange diag.Range `json:"-"`
+}
+
+// At is where the trigger's field (runtime.Trigger's JSON name:
+// "endpoint", "topic", "event", "schedule") is written, or else where the
+// trigger is.
+func (t *Trigger) At(field string) diag.Range {
+	if field == "event" {
+		return pick(t.EventRange, t.Range)
+	}
+	return pick(t.ValueRange, t.Range)
 }
 
 // Jitter is how the backoff delay is randomised.
@@ -90,6 +105,11 @@ type Retry struct {
 	Multiplier float64    `json:"multiplier,omitempty"` // 0 means DefaultMultiplier
 	Jitter     Jitter     `json:"jitter,omitempty"`     // "" means JitterFull
 	Range      diag.Range `json:"-"`
+	// Where each part is written (zero when it is not): a diagnostic
+	// about a part points at its value, not at the line's `retry`.
+	// BackoffRange is the range Initial..Max (in JSON, "initial", else
+	// "max").
+	AttemptsRange, BackoffRange, MultiplierRange, JitterRange diag.Range `json:"-"`
 }
 
 // DefaultMultiplier is the backoff growth factor when none is written.
@@ -151,6 +171,9 @@ type Action struct {
 	// holding when it wakes. A sleep has exactly one of the two.
 	Duration Duration `json:"duration,omitzero"`
 	Until    *Ident   `json:"until,omitempty"`
+	// DurationRange is where Duration is written (zero when it is not),
+	// for a diagnostic about its value.
+	DurationRange diag.Range `json:"-"`
 	// When (choose) are the branches, tried in order; Otherwise is where
 	// the run goes when no branch's condition holds.
 	When      []*Branch `json:"when,omitempty"`
@@ -234,10 +257,11 @@ type Step struct {
 	Transitions []*Transition `json:"on,omitempty"`
 	NameRange   diag.Range    `json:"-"`
 	Range       diag.Range    `json:"-"`
-	// Where the step's timeout, deadline and irreversible are written
-	// (zero when they are not), so that a diagnostic about one of them
-	// points at it rather than at the step's name, where it would also
-	// hide the others: diag.List.Normalize keeps one per line.
+	// Where the step's timeout and deadline values (the duration after
+	// the keyword) and its irreversible are written (zero when they are
+	// not), so that a diagnostic about one of them points at it rather
+	// than at the step's name, where it would also hide the others:
+	// diag.List.Normalize keeps one per line.
 	TimeoutRange, DeadlineRange, IrreversibleRange diag.Range `json:"-"`
 }
 

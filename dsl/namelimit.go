@@ -93,10 +93,9 @@ func checkNameLimits(f *File) diag.List {
 			if t == nil {
 				continue
 			}
-			at := pick(t.Range, fl.NameRange)
-			check(at, "rpc endpoint", t.Endpoint)
-			check(at, "topic", t.Topic)
-			check(at, "event", t.Event)
+			check(pick(t.At("endpoint"), fl.NameRange), "rpc endpoint", t.Endpoint)
+			check(pick(t.At("topic"), fl.NameRange), "topic", t.Topic)
+			check(pick(t.At("event"), fl.NameRange), "event", t.Event)
 		}
 		for _, s := range fl.AllSteps() { // parallel blocks and their branches included
 			at := pick(s.NameRange, s.Range)

@@ -257,7 +257,7 @@ func rpcConflicts(f *dsl.File, registered map[string]*flowEntry) diag.List {
 			if t == nil || t.Kind != runtime.TriggerRPC {
 				continue
 			}
-			at := pick(t.Range, fl.NameRange)
+			at := pick(t.At("endpoint"), fl.NameRange)
 			if other, ok := taken[t.Endpoint]; ok {
 				ds = append(ds, diag.Errorf(at, codeRPCTaken, "%s", rpcTaken(fl.Name, t.Endpoint, other)).
 					WithHint("choose another endpoint, or take it off flow %q in the same document", other))

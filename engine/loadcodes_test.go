@@ -73,7 +73,7 @@ func TestLoadServiceCodes(t *testing.T) {
 				mustLoad(t, e, "a.json", flowDoc(rpcFlow("A", "A.Start")))
 				return e.LoadFlows("b.json", []byte(flowDoc(rpcFlow("B", "A.Start"))))
 			},
-			want: []string{`b.json:$.flows[0].triggers[0]: error rpc-taken: flow "B" cannot take rpc endpoint "A.Start": it starts flow "A"`},
+			want: []string{`b.json:$.flows[0].triggers[0].endpoint: error rpc-taken: flow "B" cannot take rpc endpoint "A.Start": it starts flow "A"`},
 			err:  ErrConflict,
 		},
 		{

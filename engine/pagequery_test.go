@@ -21,6 +21,7 @@ func TestPagedListsReadTheirQueryAlike(t *testing.T) {
 			{"limit=1001", `limit "1001": want a number from 1 to 1000`},
 			{"limit=ten", `limit "ten": want a number from 1 to 1000`},
 			{"order=sideways", `order "sideways": want newest or oldest`},
+			{"order=olderst", `order "olderst": want newest or oldest; did you mean "oldest"?`},
 			{"cursor=bogus", `cursor "bogus" is not one that GET `},
 			{"limit=5&order=newest&cursor=" + childrenCursor.encode("x") + "x", `is not one that GET `},
 		} {

@@ -25,7 +25,10 @@ func calleesRegistered[S any](e *Engine, f *runtime.Flow[S]) error {
 					continue
 				}
 				if _, err := e.lookup(c.call.Flow); err != nil {
-					return fmt.Errorf("%w: flow %q: step %q %s flow %q, which the engine does not define: register the flows it calls first (engine.Register): the engine runs its child runs by name", ErrUnknownFlow, f.ID(), s.ID, c.what, c.call.Flow)
+					// "engine: unknown flow "Refund": step ..." names the
+					// unknown flow once, right after the words, and
+					// the flow being registered as the step's.
+					return fmt.Errorf("%w %q: step %q of flow %q %s it: register the flows a flow calls first (engine.Register), as the engine runs its child runs by name", ErrUnknownFlow, c.call.Flow, s.ID, f.ID(), c.what)
 				}
 			}
 		}

@@ -111,7 +111,7 @@ func ListOrder(o string) (newest bool, err error) {
 	case "newest":
 		return true, nil
 	default:
-		return false, fmt.Errorf("order %s: want newest or oldest", quoteParam(o))
+		return false, fmt.Errorf("order %s: want newest or oldest%s", quoteParam(o), didYouMean(o, []string{"newest", "oldest"}))
 	}
 }
 

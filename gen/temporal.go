@@ -27,7 +27,11 @@ func CheckTarget(target string) error {
 	case "", TargetRuntime, TargetTemporal:
 		return nil
 	}
-	return fmt.Errorf("unknown target %q (want %q or %q)", target, TargetRuntime, TargetTemporal)
+	err := fmt.Errorf("unknown target %q (want %q or %q)", target, TargetRuntime, TargetTemporal)
+	if m := diag.DidYouMean(target, []string{TargetRuntime, TargetTemporal}); m != "" {
+		err = fmt.Errorf("%w; did you mean %q?", err, m)
+	}
+	return err
 }
 
 // emitTemporal adds the Temporal declarations of the flow. They wrap the

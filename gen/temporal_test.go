@@ -33,8 +33,11 @@ func TestTemporalTarget(t *testing.T) {
 	if strings.Contains(string(plain["x_flow.go"]), "temporal") {
 		t.Error("the runtime target mentions temporal")
 	}
-	if _, err := Generate(f, Options{Package: "p", Target: "lambda"}); err == nil || !strings.Contains(err.Error(), `unknown target "lambda"`) {
+	if _, err := Generate(f, Options{Package: "p", Target: "lambda"}); err == nil || !strings.HasSuffix(err.Error(), `unknown target "lambda" (want "runtime" or "temporal")`) {
 		t.Errorf("unknown target: %v", err)
+	}
+	if _, err := Generate(f, Options{Package: "p", Target: "temporl"}); err == nil || !strings.HasSuffix(err.Error(), `unknown target "temporl" (want "runtime" or "temporal"); did you mean "temporal"?`) {
+		t.Errorf("mistyped target: %v", err)
 	}
 }
 

@@ -110,33 +110,36 @@ func (b *builder) trigger(t *parser.Trigger, r diag.Range) *dsl.Trigger {
 	switch {
 	case t.RPC != nil:
 		out.Kind = dsl.TriggerRPC
-		out.Endpoint = parser.Unquote(t.RPC)
+		out.Endpoint, out.ValueRange = parser.Unquote(t.RPC), tokenRange(t.RPC)
 	case t.Event != nil:
 		out.Kind = dsl.TriggerEvent
-		out.Topic = parser.Name(t.Event.Topic)
-		out.Event = parser.Unquote(t.Event.Event)
+		out.Topic, out.ValueRange = parser.Name(t.Event.Topic), tokenRange(t.Event.Topic)
+		out.Event, out.EventRange = parser.Unquote(t.Event.Event), tokenRange(t.Event.Event)
 	case t.Schedule != nil:
 		out.Kind = dsl.TriggerSchedule
-		out.Schedule = parser.Unquote(t.Schedule)
+		out.Schedule, out.ValueRange = parser.Unquote(t.Schedule), tokenRange(t.Schedule)
 	}
 	return out
 }
 
 // retry builds a retry policy; stmt is the range of the whole statement.
 func (b *builder) retry(r *parser.Retry, stmt diag.Range) *dsl.Retry {
-	out := &dsl.Retry{Range: stmt}
+	out := &dsl.Retry{Range: stmt, AttemptsRange: tokenRange(r.Attempts)}
 	out.Attempts = b.attempts(r.Attempts)
 	if r.Backoff != nil {
 		out.Initial = b.duration(r.Backoff.Initial)
 		out.Max = b.duration(r.Backoff.Max)
+		out.BackoffRange = rng(r.Backoff.Initial.Pos, parser.End(r.Backoff.Max))
 	}
 	if r.Multiplier != nil {
 		out.Multiplier = b.multiplier(r.Multiplier)
+		out.MultiplierRange = tokenRange(r.Multiplier)
 	}
 	if r.Jitter != nil {
 		// "full" is kept rather than left "" (the default): a step's retry
 		// that says jitter full overrides its flow's jitter none.
 		out.Jitter = dsl.Jitter(r.Jitter.Value)
+		out.JitterRange = tokenRange(r.Jitter)
 	}
 	return out
 }
@@ -243,12 +246,12 @@ func (b *builder) step(fs stepStmt) *dsl.Step {
 		case st.Timeout != nil:
 			d := b.duration(st.Timeout)
 			if once(&seenTimeout, "timeout", st) {
-				out.Timeout, out.TimeoutRange = d, rng(st.Pos, st.EndPos)
+				out.Timeout, out.TimeoutRange = d, tokenRange(st.Timeout)
 			}
 		case st.Deadline != nil:
 			d := b.duration(st.Deadline)
 			if once(&seenDeadline, "deadline", st) {
-				out.Deadline, out.DeadlineRange = d, rng(st.Pos, st.EndPos)
+				out.Deadline, out.DeadlineRange = d, tokenRange(st.Deadline)
 			}
 		case st.Rollback != nil:
 			r := b.rollback(st.Rollback, rng(st.Pos, st.EndPos))
@@ -289,7 +292,7 @@ func (b *builder) step(fs stepStmt) *dsl.Step {
 		sl := action.Sleep
 		out.Action = &dsl.Action{Kind: dsl.ActionSleep, Until: tokenIdent(sl.Until), Range: rng(action.Pos, action.EndPos)}
 		if sl.Duration != nil {
-			out.Action.Duration = b.duration(sl.Duration)
+			out.Action.Duration, out.Action.DurationRange = b.duration(sl.Duration), tokenRange(sl.Duration)
 		}
 	case action != nil:
 		a := action.Await

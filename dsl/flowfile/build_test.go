@@ -561,7 +561,7 @@ func TestLoadReportsCauseNotConsequence(t *testing.T) {
 	}
 	want := []string{
 		`2:20: error syntax: invalid duration "14d": unknown unit "d"`,
-		`3:14: error sleep: sleep in step "B" waits no time`,
+		`3:20: error sleep: sleep in step "B" waits no time`,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)

@@ -25,7 +25,7 @@ func TestCheckJSONKeepsEveryDiagnosticOfALine(t *testing.T) {
 	if code != 1 || len(lines) != 3 {
 		t.Fatalf("check -json: exit %d, %d diagnostics:\n%s\nwant exit 1 and 3 (choose-when, and the timeout and irreversible a choose cannot have)", code, len(lines), out)
 	}
-	for i, code := range []string{`"column":14`, `"column":43`, `"column":54`} {
+	for i, code := range []string{`"column":14`, `"column":51`, `"column":54`} {
 		if !strings.Contains(lines[i], code) {
 			t.Errorf("diagnostic %d is not at %s: %s", i, code, lines[i])
 		}

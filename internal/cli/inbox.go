@@ -54,7 +54,7 @@ lists the latest messages first.`,
 			}
 			f.Newest, f.Limit = newest, page
 			if f.State != "" && !slices.Contains(msgStates, f.State) {
-				return usageError(e, "unknown -state %q; want one of %s", *state, joinMsgStates())
+				return badChoice(e, "state", *state, "one of "+joinMsgStates(), msgStateNames())
 			}
 			st, err := openStore(*dir, true, store.Options{})
 			if err != nil {
@@ -130,10 +130,12 @@ func inboxJSON(m store.Message) inboxMessage {
 	return out
 }
 
-func joinMsgStates() string {
+func joinMsgStates() string { return strings.Join(msgStateNames(), ", ") }
+
+func msgStateNames() []string {
 	names := make([]string, len(msgStates))
 	for i, s := range msgStates {
 		names[i] = string(s)
 	}
-	return strings.Join(names, ", ")
+	return names
 }

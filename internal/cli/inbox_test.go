@@ -105,7 +105,8 @@ orders    placed  worse  dead     2026-05-04T10:00:05.000Z  2026-05-04T10:00:05.
 		msg  string
 	}{
 		{[]string{"inbox"}, 2, "-store is required"},
-		{[]string{"inbox", "-store", dir, "-state", "expired"}, 2, `unknown -state "expired"; want one of pending, claimed, dead`},
+		{[]string{"inbox", "-store", dir, "-state", "expired"}, 2, `unknown -state "expired"; want one of pending, claimed, dead` + "\n"},
+		{[]string{"inbox", "-store", dir, "-state", "claimd"}, 2, `unknown -state "claimd"; want one of pending, claimed, dead; did you mean "claimed"?` + "\n"},
 		{[]string{"inbox", "-store", dir, "extra"}, 2, "unexpected arguments"},
 		{[]string{"inbox", "-store", dir + "/missing"}, 1, "holds no store"},
 	} {

@@ -74,7 +74,7 @@ runs first.`,
 			case validState(s):
 				f.State = s
 			default:
-				return usageError(e, "unknown -status %q; want one of %s, or active", *status, joinStates())
+				return badChoice(e, "status", *status, "one of "+joinStates()+", or active", statusChoices())
 			}
 			st, err := openStore(*dir, true, store.Options{})
 			if err != nil {
@@ -270,6 +270,16 @@ func validState(s runtime.RunState) bool {
 		}
 	}
 	return false
+}
+
+// statusChoices are the values of runs -status: the run states and
+// active.
+func statusChoices() []string {
+	out := make([]string, 0, len(runtime.RunStates)+1)
+	for _, s := range runtime.RunStates {
+		out = append(out, string(s))
+	}
+	return append(out, "active")
 }
 
 func joinStates() string {

@@ -216,7 +216,8 @@ func checkVerbPages(t *testing.T, st *store.Store, v pagingVerb) *httptest.Serve
 	verbErrors(t, v.args, []verbError{
 		{[]string{"-limit", "-1"}, 2, "want a number from 1 to 1000"},
 		{[]string{"-limit", "1001"}, 2, "want a number from 1 to 1000"},
-		{[]string{"-order", "sideways"}, 2, "want newest or oldest"},
+		{[]string{"-order", "sideways"}, 2, "want newest or oldest\n"},
+		{[]string{"-order", "newset"}, 2, `want newest or oldest; did you mean "newest"?` + "\n"},
 	})
 	return srv
 }

@@ -146,7 +146,10 @@ func TestStoreVerbErrors(t *testing.T) {
 		msg  string
 	}{
 		{[]string{"runs"}, 2, "-store is required"},
-		{[]string{"runs", "-store", dir, "-status", "finished"}, 2, `unknown -status "finished"`},
+		{[]string{"runs", "-store", dir, "-status", "finished"}, 2, `unknown -status "finished"; want one of pending, running, waiting, rolling_back, done, failed, compensated, aborted, compensation_failed, or active` + "\n"},
+		// A likely typo gets the value meant.
+		{[]string{"runs", "-store", dir, "-status", "wating"}, 2, `unknown -status "wating"; want one of pending, running, waiting, rolling_back, done, failed, compensated, aborted, compensation_failed, or active; did you mean "waiting"?` + "\n"},
+		{[]string{"runs", "-store", dir, "-status", "activ"}, 2, `; did you mean "active"?`},
 		{[]string{"runs", "-store", dir, "extra"}, 2, "unexpected arguments"},
 		{[]string{"history", "-store", dir}, 2, "exactly one run ID"},
 		{[]string{"history", "o-1"}, 2, "-store is required"},

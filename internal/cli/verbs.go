@@ -151,7 +151,7 @@ states, and the compensation chain of rollbacks (dashed).`,
 				return usageError(e, "want exactly one input file, got %d", len(args))
 			}
 			if !slices.Contains(graph.Formats, *format) {
-				return usageError(e, "unknown -format %q (want %s)", *format, formatList())
+				return badChoice(e, "format", *format, formatList(), graph.Formats)
 			}
 			f, ins, code := e.loadOne(args[0])
 			if f == nil {
