@@ -166,12 +166,15 @@ func (e *Engine) leaveInFlightLocked(lr *liveRun) {
 
 // Stats is what an engine holds now, for operators (docs/engine.md#limits).
 type Stats struct {
-	// Running: runs holding a goroutine (runs in flight), at most
-	// MaxRunning for the runs the engine starts.
+	// Running: runs in flight (running a step, backing off, rolling
+	// back), at most MaxRunning for the runs the engine starts. A run
+	// recording its end has left them (WithRunEnding), though its
+	// goroutine has that write still to make.
 	Running    int64 `json:"running"`
 	MaxRunning int64 `json:"max_running"`
 	// Waiting: runs this engine drives that wait on an await, a sleep or
-	// a child run (of a call, or of a rollback call), holding no goroutine.
+	// a child run (of a call, or of a rollback call), holding no
+	// goroutine; for that moment, a run recording its end counts here.
 	Waiting int64 `json:"waiting"`
 	// Resuming: unfinished runs found in the store that are still to be
 	// resumed (Options.ResumeWorkers resume them in the background).
