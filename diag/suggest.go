@@ -1,6 +1,7 @@
 package diag
 
 import (
+	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -26,6 +27,17 @@ func DidYouMean(name string, candidates []string) string {
 		return m
 	}
 	return prefixOf(name, candidates)
+}
+
+// Suggestion is the end of a message about name, a word that is none of
+// candidates: `; did you mean "x"?` for the one DidYouMean finds, or "".
+// Every such message (a flag's value, a flow or endpoint a request names,
+// a generator's target) ends so.
+func Suggestion(name string, candidates []string) string {
+	if m := DidYouMean(name, candidates); m != "" {
+		return fmt.Sprintf("; did you mean %q?", m)
+	}
+	return ""
 }
 
 // minPrefixLen is the fewest runes a name needs for prefixOf: a shorter

@@ -410,15 +410,11 @@ func (e *Engine) httpStartRPC(w http.ResponseWriter, r *http.Request) {
 }
 
 // didYouMean is the end of the error of a flow or rpc endpoint that a
-// request names and the engine does not have: `; did you mean "X"?` for
-// the one of names closest to name (diag.DidYouMean), or "". The names are
+// request names and the engine does not have (diag.Suggestion). The names are
 // sorted here, outside the engine's lock, so that a tie has one answer.
 func didYouMean(name string, names []string) string {
 	slices.Sort(names)
-	if m := diag.DidYouMean(name, names); m != "" {
-		return fmt.Sprintf("; did you mean %q?", m)
-	}
-	return ""
+	return diag.Suggestion(name, names)
 }
 
 func (e *Engine) httpStart(w http.ResponseWriter, r *http.Request, fe *flowEntry) {

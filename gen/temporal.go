@@ -27,11 +27,8 @@ func CheckTarget(target string) error {
 	case "", TargetRuntime, TargetTemporal:
 		return nil
 	}
-	err := fmt.Errorf("unknown target %q (want %q or %q)", target, TargetRuntime, TargetTemporal)
-	if m := diag.DidYouMean(target, []string{TargetRuntime, TargetTemporal}); m != "" {
-		err = fmt.Errorf("%w; did you mean %q?", err, m)
-	}
-	return err
+	return fmt.Errorf("unknown target %q (want %q or %q)%s", target, TargetRuntime, TargetTemporal,
+		diag.Suggestion(target, []string{TargetRuntime, TargetTemporal}))
 }
 
 // emitTemporal adds the Temporal declarations of the flow. They wrap the
