@@ -89,7 +89,8 @@ type Options struct {
 	// reopened, so a service stops and is restarted (flowgen serve exits
 	// 1) rather than answer every write with an error for good. Close
 	// waits for it to return (nothing of the store goes on after Close):
-	// it must not call Close itself.
+	// it must not call Close itself, nor Compact or CompactAll, which wait
+	// for the compaction lock Close holds meanwhile.
 	OnFail func(err error)
 
 	// Retain is how long a finished run (done, failed, compensated, ...)
