@@ -102,17 +102,24 @@ type Wait struct {
 	Deadline time.Time `json:"deadline,omitzero"`
 }
 
+// Awaited names the event an await waits for, as people read it: event
+// "E" on topic "T", and with its correlation when it has one (with
+// correlation_id "C"). An await's timeout error and flowgen history's
+// line of a waiting run say it so.
+func (w *Wait) Awaited() string {
+	s := fmt.Sprintf("event %q on topic %q", w.Event, w.Topic)
+	if w.Correlated {
+		s += fmt.Sprintf(" with %s %q", CorrelationPath(w.Field), w.Correlation)
+	}
+	return s
+}
+
 // TimeoutError is the error of a wait whose Deadline passed: for an await,
-// that its event (with its correlation) did not come by then, named as
-// flowgen history names what a waiting run waits for.
+// that its event (Awaited) did not come by then.
 func (w *Wait) TimeoutError() error {
 	by := w.Deadline.Format(time.RFC3339Nano)
 	if w.Topic != "" {
-		var with string
-		if w.Correlated {
-			with = fmt.Sprintf(" with %s %q", CorrelationPath(w.Field), w.Correlation)
-		}
-		return fmt.Errorf("%w: no event %q on topic %q%s by %s", ErrTimeout, w.Event, w.Topic, with, by)
+		return fmt.Errorf("%w: no %s by %s", ErrTimeout, w.Awaited(), by)
 	}
 	return fmt.Errorf("%w: step deadline %s passed while sleeping", ErrTimeout, by)
 }

@@ -31,3 +31,20 @@ func TestAwaitTimeoutErrorNamesTheEvent(t *testing.T) {
 		}
 	}
 }
+
+// Awaited is the one home of how an await's event is named: the timeout
+// error above and flowgen history's line of a waiting run both say it.
+func TestAwaitedNamesTheEventAndItsCorrelation(t *testing.T) {
+	for _, c := range []struct {
+		w    runtime.Wait
+		want string
+	}{
+		{runtime.Wait{Topic: "customers", Event: "cancel.confirmed"}, `event "cancel.confirmed" on topic "customers"`},
+		{runtime.Wait{Topic: "payments", Event: "paid", Correlated: true, Field: "order.id", Correlation: "o-1"},
+			`event "paid" on topic "payments" with order.id "o-1"`},
+	} {
+		if got := c.w.Awaited(); got != c.want {
+			t.Errorf("Awaited() = %q, want %q", got, c.want)
+		}
+	}
+}

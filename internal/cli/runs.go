@@ -247,10 +247,7 @@ func waitLine(step string, w *runtime.Wait) string {
 	case w.Child != nil:
 		what = fmt.Sprintf("waits for its child run %s (flow %s) to end", shown(w.Child.RunID), w.Child.Flow)
 	case w.Topic != "" || w.Event != "":
-		what = fmt.Sprintf("waits for event %q on topic %q", w.Event, w.Topic)
-		if w.Correlated {
-			what += fmt.Sprintf(" with %s %q", runtime.CorrelationPath(w.Field), w.Correlation)
-		}
+		what = "waits for " + w.Awaited()
 	case !w.Until.IsZero():
 		what = "sleeps until " + w.Until.Format(timeLayout)
 	default:
