@@ -12,21 +12,22 @@ import (
 )
 
 // endGate is a memory store that holds each run's goroutine once the
-// run's end is in the store, where any reader sees it, until the test has
-// started the next run: the moment a client that reads the end starts
-// another.
+// run's end (or, with holds, another event) is in the store, where any
+// reader sees it, until the test has started the next run: the moment a
+// client that reads the end starts another.
 type endGate struct {
 	*store.Memory
-	ended chan string   // a run's final event is in the store
-	next  chan struct{} // the test tried its next start
-	done  chan struct{} // the test is over: hold no more
+	holds func(*runtime.Event) bool // nil: a run's final event
+	ended chan string               // a run's held event is in the store
+	next  chan struct{}             // the test tried its next start
+	done  chan struct{}             // the test is over: hold no more
 }
 
 func (s *endGate) Emit(ctx context.Context, e runtime.Event) error {
 	if err := s.Memory.Emit(ctx, e); err != nil {
 		return err
 	}
-	if runtime.RunState(e.To).Terminal() {
+	if s.holds == nil && runtime.RunState(e.To).Terminal() || s.holds != nil && s.holds(&e) {
 		select {
 		case s.ended <- e.RunID:
 			<-s.next
@@ -39,15 +40,21 @@ func (s *endGate) Emit(ctx context.Context, e runtime.Event) error {
 // gatedEngine is an engine with MaxRunning 1 on an endGate, defining
 // Hello (one publish step).
 func gatedEngine(t *testing.T) (*Engine, *endGate) {
+	return gatedEngineOf(t, nil, helloFlow)
+}
+
+// gatedEngineOf is an engine with MaxRunning 1 on an endGate that holds
+// the events holds picks (nil: the ends), defining flows.
+func gatedEngineOf(t *testing.T, holds func(*runtime.Event) bool, flows string) (*Engine, *endGate) {
 	t.Helper()
-	st := &endGate{Memory: store.NewMemory(), ended: make(chan string), next: make(chan struct{}), done: make(chan struct{})}
+	st := &endGate{Memory: store.NewMemory(), holds: holds, ended: make(chan string), next: make(chan struct{}), done: make(chan struct{})}
 	e, err := New(Options{Store: st, MaxRunning: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = e.Close(context.Background()) })
 	t.Cleanup(func() { close(st.done) }) // first: the last run ends, then Close
-	if ds, err := e.LoadFlows("hello.json", []byte(helloFlow)); err != nil {
+	if ds, err := e.LoadFlows("flows.json", []byte(flows)); err != nil {
 		t.Fatal(err, ds)
 	}
 	return e, st
@@ -61,32 +68,8 @@ func gatedEngine(t *testing.T) (*Engine, *endGate) {
 // before the run's goroutine got there.
 func TestEndedRunFreesItsSlot(t *testing.T) {
 	e, st := gatedEngine(t)
-	ctx := context.Background()
 	const n = 300
-	busy := 0
-	if _, err := e.StartRun(ctx, "Hello", nil, ""); err != nil {
-		t.Fatal(err)
-	}
-	for range n {
-		id := <-st.ended
-		if s, err := e.Status(ctx, id); err != nil || !s.State.Terminal() {
-			t.Fatalf("run %s: %v %v, want a terminal state", id, s.State, err)
-		}
-		_, err := e.StartRun(ctx, "Hello", nil, "")
-		if errors.Is(err, ErrBusy) {
-			busy++
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		st.next <- struct{}{}
-		if err != nil { // start again once the slot is back, to go on
-			waitFor(t, "the slot given back", func() bool { return e.Stats().Running == 0 })
-			if _, err := e.StartRun(ctx, "Hello", nil, ""); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if busy > 0 {
+	if busy, _ := startsAfterReads(t, e, st, "Hello", n, "terminal", runtime.RunState.Terminal); busy > 0 {
 		t.Errorf("%d of %d starts after the run before read terminal were refused as busy", busy, n)
 	}
 }
@@ -95,16 +78,62 @@ func TestEndedRunFreesItsSlot(t *testing.T) {
 // terminal state is not answered 429.
 func TestEndedRunFreesItsSlotHTTP(t *testing.T) {
 	e, st := gatedEngine(t)
+	const n = 100
+	if busy := httpStartsAfterReads(t, e, st, "Hello", n, "terminal", runtime.RunState.Terminal); busy > 0 {
+		t.Errorf("%d of %d starts after GET /runs/{id} read terminal were answered 429", busy, n)
+	}
+}
+
+// startsAfterReads is a client of e: it starts a run of flow, then n
+// times takes the run st holds, reads its status (which seen must accept,
+// else the test fails: want says what it wants), starts the next run and
+// lets the held one go. A start refused as busy is counted, and made
+// again once the slot is back. It returns the count and the runs started.
+func startsAfterReads(t *testing.T, e *Engine, st *endGate, flow string, n int, want string, seen func(runtime.RunState) bool) (busy int, ids []string) {
+	t.Helper()
+	ctx := context.Background()
+	start := func() error {
+		id, err := e.StartRun(ctx, flow, nil, "")
+		if err == nil {
+			ids = append(ids, id)
+		} else if !errors.Is(err, ErrBusy) {
+			t.Fatal(err)
+		}
+		return err
+	}
+	if err := start(); err != nil {
+		t.Fatal(err)
+	}
+	for range n {
+		id := <-st.ended
+		if s, err := e.Status(ctx, id); err != nil || !seen(s.State) {
+			t.Fatalf("run %s: %v %v, want %s", id, s.State, err, want)
+		}
+		err := start()
+		st.next <- struct{}{}
+		if err != nil { // start again once the slot is back, to go on
+			busy++
+			waitFor(t, "the slot given back", func() bool { return e.Stats().Running == 0 })
+			if err := start(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return busy, ids
+}
+
+// httpStartsAfterReads is startsAfterReads over HTTP: POST a start, GET
+// /runs/{id}; it returns the starts answered 429.
+func httpStartsAfterReads(t *testing.T, e *Engine, st *endGate, flow string, n int, want string, seen func(runtime.RunState) bool) (busy int) {
+	t.Helper()
 	srv := httptestServer(t, e)
 	start := func() int {
-		status, _, body := send(t, srv, "POST", "/flows/Hello/runs", "", "application/json", `{}`)
+		status, _, body := send(t, srv, "POST", "/flows/"+flow+"/runs", "", "application/json", `{}`)
 		if status != http.StatusCreated && status != http.StatusTooManyRequests {
 			t.Fatalf("start: %d %s", status, body)
 		}
 		return status
 	}
-	const n = 100
-	busy := 0
 	start()
 	for range n {
 		id := <-st.ended
@@ -112,8 +141,8 @@ func TestEndedRunFreesItsSlotHTTP(t *testing.T) {
 		var s struct {
 			State runtime.RunState `json:"state"`
 		}
-		if err := json.Unmarshal([]byte(body), &s); status != http.StatusOK || err != nil || !s.State.Terminal() {
-			t.Fatalf("GET /runs/%s: %d %s, want a terminal state", id, status, body)
+		if err := json.Unmarshal([]byte(body), &s); status != http.StatusOK || err != nil || !seen(s.State) {
+			t.Fatalf("GET /runs/%s: %d %s, want %s", id, status, body, want)
 		}
 		status = start()
 		st.next <- struct{}{}
@@ -123,7 +152,5 @@ func TestEndedRunFreesItsSlotHTTP(t *testing.T) {
 			start()
 		}
 	}
-	if busy > 0 {
-		t.Errorf("%d of %d starts after GET /runs/{id} read terminal were answered 429", busy, n)
-	}
+	return busy
 }

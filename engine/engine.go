@@ -378,8 +378,8 @@ func (e *Engine) Caller() runtime.Caller { return e.caller }
 // RuntimeOptions returns the options a generated flow must be built with to
 // run on this engine: the store as its sink (feeding GET /watch), the
 // engine's clock, Caller, Publisher and Subscriber (its inbox), its logger,
-// and the hooks through which the engine learns that a run is ending or
-// has ended, parked or woken. Pass them to the generated constructor, then Register
+// and the hooks through which the engine learns that a run is about to
+// end or wait, has ended, parked or woken. Pass them to the generated constructor, then Register
 // the flow.
 func (e *Engine) RuntimeOptions() []runtime.Option {
 	opts := []runtime.Option{
@@ -389,7 +389,7 @@ func (e *Engine) RuntimeOptions() []runtime.Option {
 		runtime.WithSubscriber(subscriber{e}),
 		runtime.WithLogger(e.log),
 		runtime.WithRunEnded(e.runEnded),
-		runtime.WithRunEnding(e.runEnding),
+		runtime.WithRunLeaving(e.runLeaving),
 		runtime.WithMaxHistory(e.opts.MaxHistory),
 		runtime.WithRunParked(e.runParked),
 		runtime.WithChildren(childRuns{e}),

@@ -3,15 +3,17 @@ package engine
 // Runs in flight: the runs of this engine that hold a goroutine (running a
 // step, backing off, rolling back), as opposed to the runs waiting on an
 // await or a sleep, which hold none (a few KB each: see docs/engine.md).
-// The engine counts them through the runtime's WithRunParked,
-// WithRunEnding and WithRunEnded hooks, and bounds the runs it starts by
-// Options.MaxRunning. A run leaves them as it parks, and as it is about
-// to record its end (WithRunEnding), before anyone can read that end: a
-// client that saw a run end and starts another is not refused for it.
-// From either point the run's goroutine runs no step, backoff or
-// rollback: it arms the wait, or records the end and releases the run,
-// then exits. So the bound holds the runs doing work; goroutines beyond
-// it are only such finishing ones, never running a step.
+// The engine counts them through the runtime's WithRunLeaving,
+// WithRunParked and WithRunEnded hooks, and bounds the runs it starts by
+// Options.MaxRunning. A run leaves them as it is about to record its end
+// or the event that enters its wait (WithRunLeaving), before anyone can
+// read it, or as it parks without such an event (resumed waiting): a
+// client that saw a run end or wait and starts another is not refused for
+// it. A woken run comes back (WithRunParked, parked false). From the
+// point it leaves, the run's goroutine runs no step, backoff or rollback:
+// it records the event and arms the wait, or records the end and releases
+// the run, then exits. So the bound holds the runs doing work; goroutines
+// beyond it are only such finishing ones, never running a step.
 //
 //   - an HTTP start beyond the bound answers 429 with Retry-After, and
 //     changes nothing (no run is recorded): the client retries;
@@ -144,9 +146,11 @@ func (e *Engine) runParked(runID string, parked bool) {
 	}
 }
 
-// runEnding is the runtime's WithRunEnding hook: a run about to record
-// its end leaves the runs in flight, before its end can be read.
-func (e *Engine) runEnding(runID string) {
+// runLeaving is the runtime's WithRunLeaving hook: a run about to record
+// its end, or the event that enters its wait, leaves the runs in flight,
+// before that event can be read. Its parking then changes nothing
+// (runParked); its wake brings it back.
+func (e *Engine) runLeaving(runID string) {
 	if lr := e.liveOf(runID); lr != nil {
 		lr.mu.Lock()
 		e.leaveInFlightLocked(lr)
@@ -155,8 +159,9 @@ func (e *Engine) runEnding(runID string) {
 }
 
 // leaveInFlightLocked gives back lr's place among the runs in flight,
-// once: as the run ends (runEnding), or as it is untracked (not started,
-// or its life here ended without an end: Suspend). lr.mu is held.
+// once until it comes back (runParked): as the run is about to end or
+// wait (runLeaving), or as it is untracked (not started, or its life here
+// ended without an end: Suspend). lr.mu is held.
 func (e *Engine) leaveInFlightLocked(lr *liveRun) {
 	if !lr.parked {
 		e.running.Add(-1)

@@ -276,7 +276,7 @@ type liveRun struct {
 	mu     sync.Mutex
 	r      runHandle // nil until start or resume returns
 	ended  bool
-	parked bool // waiting on an await or a sleep, or ending: not in flight
+	parked bool // waiting on an await or a sleep, or about to, or ending: not in flight
 	// ready is closed once r is set, or the run is no longer tracked:
 	// Abort waits for it rather than find the run's lock held by this
 	// engine's own start or resume.

@@ -3,12 +3,15 @@ package runtime_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/flowgen/flowgen/runtime"
 )
 
-// WithRunEnding is called before anything shows the run ended: before its
+// WithRunLeaving is called before anything shows the run ended: before its
 // sink has the final event and before Done, for a run that ends (done,
 // or failed and rolled back) and for one Suspend stops, which records no
 // end; and once, before WithRunEnded. An engine frees the run's place
@@ -33,7 +36,7 @@ func TestRunEndingBeforeTheEndIsSeen(t *testing.T) {
 			var seen []string // on the run's goroutine, read after WithRunEnded
 			ended := make(chan struct{})
 			f := runtime.New[state]("F", runtime.WithSink(sink),
-				runtime.WithRunEnding(func(id string) {
+				runtime.WithRunLeaving(func(id string) {
 					h := sink.History(id)
 					last := runtime.RunState(h[len(h)-1].To)
 					select {
@@ -79,5 +82,50 @@ func TestRunEndingBeforeTheEndIsSeen(t *testing.T) {
 				t.Fatalf("hooks %q, want %q (the history: %s)", seen, want, transitions(h))
 			}
 		})
+	}
+}
+
+// WithRunLeaving is also called before the event that enters a wait the
+// run parks on reaches the sink, before WithRunParked, and once more
+// after each wake before the run next waits or ends: an await that gets
+// its event, a sleep that times out, then the end.
+func TestRunLeavingBeforeItsWaitIsSeen(t *testing.T) {
+	var h hookLog
+	sink := runtime.NewMemorySink()
+	sub := newProbeSub()
+	clock := runtime.NewFakeClock(epoch)
+	f := runtime.New[order]("Orders", runtime.WithSink(sink), runtime.WithSubscriber(sub), runtime.WithClock(clock),
+		runtime.WithRunLeaving(func(id string) { h.add(fmt.Sprint("leave ", len(sink.History(id)))) }),
+		runtime.WithRunParked(func(_ string, parked bool) {
+			if parked {
+				h.add("park")
+			} else {
+				h.add("wake")
+			}
+		}),
+		runtime.WithRunEnded(func(string, runtime.RunState, error) { h.add("end") }))
+	if err := f.Register(awaitPaid(time.Hour), runtime.NewSleep[order]("Nap", time.Minute, nil)); err != nil {
+		t.Fatal(err)
+	}
+	run, err := f.Start(context.Background(), order{OrderID: "o-1"}, runtime.WithRunID("r1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub.waitFor(t, "r1/Pay")
+	payThenNap(t, run, sub, clock, &h, 5, 8)
+	// Each leave comes as the sink has every event before the one that
+	// parks the run or ends it, and none after.
+	var want []string
+	hist := sink.History("r1")
+	for i := range hist {
+		switch {
+		case hist[i].Parks() != nil:
+			want = append(want, fmt.Sprint("leave ", i), "park", "wake")
+		case runtime.RunState(hist[i].To).Terminal():
+			want = append(want, fmt.Sprint("leave ", i), "end")
+		}
+	}
+	if got := h.all(); len(want) != 8 || !slices.Equal(got, want) {
+		t.Fatalf("hooks %q, want %q (the history: %s)", got, want, transitions(hist))
 	}
 }

@@ -23,7 +23,7 @@ type options struct {
 	ids       func() string
 	logger    *slog.Logger
 	ended     func(runID string, final RunState, err error)
-	ending    func(runID string)
+	leaving   func(runID string)
 	observer  Observer
 	maxEvents uint64 // the bound of a run's history (WithMaxHistory)
 	parked    func(runID string, parked bool)
@@ -70,25 +70,34 @@ func WithRunEnded(fn func(runID string, final RunState, err error)) Option {
 	return func(o *options) { o.ended = fn }
 }
 
-// WithRunEnding sets a function called once for every run whose life in
-// this process is about to end, before anything shows that it ended: as it
-// is about to record its final state (before the sink has that event), or,
-// for a run a sink stopped or Suspend stopped, before Done is closed. From
-// then on the run runs no step, rollback or wait: its goroutine records
-// the event, releases the run and calls the WithRunEnded function, then
-// ends. It is called on the run's goroutine; it must not block. An engine
-// gives back the run's place among its runs in flight there, so that a
-// client that saw the run end may start another at once.
-func WithRunEnding(fn func(runID string)) Option {
-	return func(o *options) { o.ending = fn }
+// WithRunLeaving sets a function called when a run's goroutine is about to
+// stop working, before anything shows why: as the run is about to record
+// its final state, or an event that enters a wait it parks on (an await, a
+// sleep, a call's child, a rollback call's child or a gated rollback's
+// event: Event.Parks), before the sink has that event; or, for a run a
+// sink stopped or Suspend stopped, before Done is closed. From then on that
+// goroutine runs no step, rollback or wait: it records the event and parks
+// the run (WithRunParked), or releases it and calls the WithRunEnded
+// function, then ends. It is called once for each goroutine of a run: after
+// a wake (WithRunParked, parked false) it is called again before the run
+// next waits or ends; a run that parks without an event (one resumed
+// waiting) is not told. It is called on the goroutine recording the event
+// (Start's caller for a run whose first event waits), with no lock held;
+// it must not block. An engine gives back the run's place among its runs
+// in flight there, so that a client that saw the run end or wait may
+// start another at once.
+func WithRunLeaving(fn func(runID string)) Option {
+	return func(o *options) { o.leaving = fn }
 }
 
 // WithRunParked sets a function called when a run parks on a wait (an
 // await or a sleep: its goroutine ends, parked true) and when it wakes from
 // it (it runs again on a new goroutine, parked false), in that order for
 // each wait; a run that ends or is suspended while parked wakes first. It
-// is called on the run's goroutine and must not block. With WithRunEnded,
-// an engine counts the runs that hold a goroutine (its runs in flight).
+// is called on the run's goroutine and must not block. Parking comes after
+// the event that enters the wait is recorded: WithRunLeaving is told
+// before it. With WithRunLeaving and WithRunEnded, an engine counts the
+// runs that hold a goroutine (its runs in flight).
 func WithRunParked(fn func(runID string, parked bool)) Option {
 	return func(o *options) { o.parked = fn }
 }

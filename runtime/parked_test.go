@@ -50,9 +50,21 @@ func TestRunParkedHook(t *testing.T) {
 	if got := h.all(); !slices.Equal(got, []string{"park r1"}) {
 		t.Fatalf("while awaiting: %v", got)
 	}
+	payThenNap(t, run, sub, clock, &h, 3, 5)
+	want := []string{"park r1", "wake r1", "park r1", "wake r1", "end r1 done"}
+	if got := h.all(); !slices.Equal(got, want) {
+		t.Fatalf("hooks %v, want %v", got, want)
+	}
+}
+
+// payThenNap drives run r1 (awaitPaid, then a one-minute sleep on clock),
+// which awaits: it delivers the payment, lets the sleep's time come once
+// h has slept hooks (the run parked again), and returns once the run is
+// done and h has all its hooks (WithRunEnded comes after Done).
+func payThenNap(t *testing.T, run *runtime.Run[order], sub *probeSub, clock *runtime.FakeClock, h *hookLog, slept, all int) {
+	t.Helper()
 	sub.send("r1/Pay", `{"correlation_id":"o-1"}`)
-	deadline := time.Now().Add(5 * time.Second)
-	for len(h.all()) < 3 && time.Now().Before(deadline) {
+	for deadline := time.Now().Add(5 * time.Second); len(h.all()) < slept && time.Now().Before(deadline); {
 		time.Sleep(time.Millisecond)
 	}
 	clock.Advance(time.Minute)
@@ -61,12 +73,7 @@ func TestRunParkedHook(t *testing.T) {
 	if _, err := run.Wait(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// WithRunEnded is called after Done closes: wait for it.
-	for deadline := time.Now().Add(5 * time.Second); len(h.all()) < 5 && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(5 * time.Second); len(h.all()) < all && time.Now().Before(deadline); {
 		time.Sleep(time.Millisecond)
-	}
-	want := []string{"park r1", "wake r1", "park r1", "wake r1", "end r1 done"}
-	if got := h.all(); !slices.Equal(got, want) {
-		t.Fatalf("hooks %v, want %v", got, want)
 	}
 }

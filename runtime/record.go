@@ -50,11 +50,6 @@ func (r *Run[S]) fireNext(ev string) error {
 		}
 		r.machine.SetState(to.name)
 	}
-	if to.kind == kindTerminal {
-		// Before the sink has the end, where anyone may read it: the
-		// run's place among an engine's runs in flight is free by then.
-		r.tellEnding()
-	}
 	if err := r.record(from, to); err != nil {
 		r.machine.SetState(from.name) // the move did not happen: nothing recorded it
 		return err
@@ -118,6 +113,13 @@ func (r *Run[S]) recordEvent(from, to *mstate, branch *stepDef[S]) error {
 	}
 	if r.obs != nil && !r.traced {
 		ev.Trace = r.obs.Trace()
+	}
+	if branch == nil && (to.kind == kindTerminal || ev.Parks() != nil) {
+		// The run ends, or parks, after this event: before the sink has
+		// it, where anyone may read it, the run's place among an
+		// engine's runs in flight is free (a branch ends or waits in
+		// none of its events: the block's goroutine goes on).
+		r.tellLeaving()
 	}
 	if err := r.emit(&ev); err != nil {
 		if ev.Seq == 1 && errors.Is(err, ErrDuplicateRun) {

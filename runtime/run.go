@@ -85,9 +85,9 @@ type Run[S any] struct {
 	entry   sync.Mutex
 	failing bool
 	ending  bool
-	// toldEnding: the WithRunEnding function was called. Owned by the
-	// goroutine driving the run.
-	toldEnding bool
+	// toldLeaving: the WithRunLeaving function was called since the run's
+	// goroutine started (or woke). Owned by the goroutine driving the run.
+	toldLeaving bool
 
 	suspending atomic.Bool
 	recorded   atomic.Bool // the run's first event is recorded: it exists
@@ -666,7 +666,7 @@ func (r *Run[S]) finish(halt error) {
 
 // release gives back the run's machine and live slot and wakes Wait.
 func (r *Run[S]) release(halt error) {
-	r.tellEnding() // a run halted or suspended: before Done
+	r.tellLeaving() // a run halted or suspended: before Done
 	if r.machine != nil {
 		r.def.machines.Put(r.machine)
 		r.machine = nil
@@ -698,15 +698,16 @@ func (r *Run[S]) release(halt error) {
 	}
 }
 
-// tellEnding calls the WithRunEnding function, once: before the run's
-// final event goes to the sink (fireNext), or before Done for a run that
-// records none (release).
-func (r *Run[S]) tellEnding() {
-	if r.toldEnding {
+// tellLeaving calls the WithRunLeaving function, once for the goroutine
+// driving the run: before the run's final event, or the event that enters
+// its wait, goes to the sink (recordEvent), or before Done for a run that
+// records none (release). woken lets the next goroutine tell it again.
+func (r *Run[S]) tellLeaving() {
+	if r.toldLeaving {
 		return
 	}
-	r.toldEnding = true
-	if fn := r.env.opts.ending; fn != nil {
+	r.toldLeaving = true
+	if fn := r.env.opts.leaving; fn != nil {
 		fn(r.env.runID)
 	}
 }

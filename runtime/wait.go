@@ -268,6 +268,7 @@ func (r *Run[S]) wake(p *parking, kind wakeKind, msg *Delivery, err error) bool 
 // woken records how the wait ended and drives the run on.
 func (r *Run[S]) woken(p *parking, kind wakeKind, msg *Delivery, err error) {
 	<-p.armed
+	r.toldLeaving = false // this goroutine works: it tells again when it leaves
 	if fn := r.env.opts.parked; fn != nil {
 		fn(r.env.runID, false)
 	}
