@@ -67,9 +67,9 @@ func (g *flowGen) emitTemporal(jf *jen.File) {
 			Block(g.id("t").Dot("flow").Dot("Register").Call(g.id("r"))),
 
 		jen.Add(docComment(prose(fmt.Sprintf("Workflow is the Temporal workflow of flow %s: one run from state to its end. "+
-			"It returns the final state of a run that ends done; any other end is an error whose details %s.Wait reads.", g.fl.Name, tn.Run))...)).Line().
+			"It returns the final state of a run that ends done (through a pointer, as every state goes to the SDK); any other end is an error whose details %s.Wait reads.", g.fl.Name, tn.Run))...)).Line().
 			Func().Add(recv()).Id("Workflow").Params(g.id("ctx").Qual(workflowPkg, "Context"), g.id("state").Add(g.stateType())).
-			Params(g.stateType(), jen.Error()).
+			Params(jen.Op("*").Add(g.stateType()), jen.Error()).
 			Block(jen.Return(g.id("t").Dot("flow").Dot("Workflow").Call(g.id("ctx"), g.id("state")))),
 
 		jen.Add(docComment(prose(fmt.Sprintf("%s starts a run of flow %s on Temporal from state and returns its handle. "+

@@ -277,9 +277,10 @@ func (t *FiveTemporal) Register(r worker.Registry) {
 }
 
 // Workflow is the Temporal workflow of flow Five: one run from state to
-// its end. It returns the final state of a run that ends done; any other
-// end is an error whose details FiveTemporalRun.Wait reads.
-func (t *FiveTemporal) Workflow(ctx workflow.Context, state FiveState) (FiveState, error) {
+// its end. It returns the final state of a run that ends done (through a
+// pointer, as every state goes to the SDK); any other end is an error
+// whose details FiveTemporalRun.Wait reads.
+func (t *FiveTemporal) Workflow(ctx workflow.Context, state FiveState) (*FiveState, error) {
 	return t.flow.Workflow(ctx, state)
 }
 

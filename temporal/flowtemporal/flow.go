@@ -206,7 +206,7 @@ func (f *Flow[S]) register(r worker.Registry, seen map[string]bool) {
 	// flows it calls may have been registered by the worker's code too.
 	again := len(seen) > 0
 	seen[id] = true
-	r.RegisterWorkflowWithOptions(f.workflowResult, workflow.RegisterOptions{Name: WorkflowName(id), DisableAlreadyRegisteredCheck: again})
+	r.RegisterWorkflowWithOptions(f.Workflow, workflow.RegisterOptions{Name: WorkflowName(id), DisableAlreadyRegisteredCheck: again})
 	for _, st := range f.steps {
 		for _, s := range append([]*runtime.Step[S]{st}, st.Branches...) {
 			if !s.OnlyWaits() { // a step that only waits runs no activity

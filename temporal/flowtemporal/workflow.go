@@ -51,8 +51,15 @@ type completion struct {
 
 // Workflow is the flow's Temporal workflow: it runs one run from state to
 // its end. It returns the final state when the run ends done; otherwise an
-// error whose details are the run's ending (Run.Wait reads them).
-func (f *Flow[S]) Workflow(ctx workflow.Context, state S) (S, error) {
+// error whose details are the run's ending (Run.Wait reads them). The
+// state goes to the SDK through a pointer, as every state does
+// (payloadlimit.go); clients read it into an S all the same.
+func (f *Flow[S]) Workflow(ctx workflow.Context, state S) (*S, error) {
+	s, err := f.runWorkflow(ctx, state)
+	return &s, err
+}
+
+func (f *Flow[S]) runWorkflow(ctx workflow.Context, state S) (S, error) {
 	r := &wfRun[S]{f: f, id: workflow.GetInfo(ctx).WorkflowExecution.ID, state: state,
 		machine: runtime.MachinePending, visits: map[string]int{}, parent: parentOf(ctx)}
 	// The run's context ends with the workflow's cancellation, or when
@@ -74,14 +81,6 @@ func (f *Flow[S]) Workflow(ctx workflow.Context, state S) (S, error) {
 	}
 	r.watchRetries()
 	return r.run()
-}
-
-// workflowResult is Workflow as workers run it: its result, the final
-// state, goes to the SDK through a pointer, as every state does
-// (payloadlimit.go). Clients read it into an S all the same.
-func (f *Flow[S]) workflowResult(ctx workflow.Context, state S) (*S, error) {
-	s, err := f.Workflow(ctx, state)
-	return &s, err
 }
 
 // run drives the run from its first step: each step waits (await, sleep)

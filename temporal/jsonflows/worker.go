@@ -143,7 +143,8 @@ func (d *definitions) workflow(ctx workflow.Context, args converter.EncodedValue
 			}
 		}
 	}
-	return f.Workflow(ctx, in.State)
+	s, err := f.Workflow(ctx, in.State)
+	return *s, err
 }
 
 // activity runs one attempt of a step or a rollback of the definition its

@@ -470,9 +470,10 @@ func (t *ComboTemporal) Register(r worker.Registry) {
 }
 
 // Workflow is the Temporal workflow of flow Combo: one run from state to
-// its end. It returns the final state of a run that ends done; any other
-// end is an error whose details ComboTemporalRun.Wait reads.
-func (t *ComboTemporal) Workflow(ctx workflow.Context, state ComboState) (ComboState, error) {
+// its end. It returns the final state of a run that ends done (through a
+// pointer, as every state goes to the SDK); any other end is an error
+// whose details ComboTemporalRun.Wait reads.
+func (t *ComboTemporal) Workflow(ctx workflow.Context, state ComboState) (*ComboState, error) {
 	return t.flow.Workflow(ctx, state)
 }
 
@@ -748,9 +749,10 @@ func (t *BillingTemporal) Register(r worker.Registry) {
 }
 
 // Workflow is the Temporal workflow of flow Billing: one run from state to
-// its end. It returns the final state of a run that ends done; any other
-// end is an error whose details BillingTemporalRun.Wait reads.
-func (t *BillingTemporal) Workflow(ctx workflow.Context, state Invoice) (Invoice, error) {
+// its end. It returns the final state of a run that ends done (through a
+// pointer, as every state goes to the SDK); any other end is an error
+// whose details BillingTemporalRun.Wait reads.
+func (t *BillingTemporal) Workflow(ctx workflow.Context, state Invoice) (*Invoice, error) {
 	return t.flow.Workflow(ctx, state)
 }
 
@@ -1014,9 +1016,10 @@ func (t *RefundTemporal) Register(r worker.Registry) {
 }
 
 // Workflow is the Temporal workflow of flow Refund: one run from state to
-// its end. It returns the final state of a run that ends done; any other
-// end is an error whose details RefundTemporalRun.Wait reads.
-func (t *RefundTemporal) Workflow(ctx workflow.Context, state Invoice) (Invoice, error) {
+// its end. It returns the final state of a run that ends done (through a
+// pointer, as every state goes to the SDK); any other end is an error
+// whose details RefundTemporalRun.Wait reads.
+func (t *RefundTemporal) Workflow(ctx workflow.Context, state Invoice) (*Invoice, error) {
 	return t.flow.Workflow(ctx, state)
 }
 

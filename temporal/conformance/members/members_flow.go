@@ -435,9 +435,10 @@ func (t *MembersTemporal) Register(r worker.Registry) {
 }
 
 // Workflow is the Temporal workflow of flow Members: one run from state to
-// its end. It returns the final state of a run that ends done; any other
-// end is an error whose details MembersTemporalRun.Wait reads.
-func (t *MembersTemporal) Workflow(ctx workflow.Context, state MembersState) (MembersState, error) {
+// its end. It returns the final state of a run that ends done (through a
+// pointer, as every state goes to the SDK); any other end is an error
+// whose details MembersTemporalRun.Wait reads.
+func (t *MembersTemporal) Workflow(ctx workflow.Context, state MembersState) (*MembersState, error) {
 	return t.flow.Workflow(ctx, state)
 }
 

@@ -485,9 +485,10 @@ func (t *TripTemporal) Register(r worker.Registry) {
 }
 
 // Workflow is the Temporal workflow of flow Trip: one run from state to
-// its end. It returns the final state of a run that ends done; any other
-// end is an error whose details TripTemporalRun.Wait reads.
-func (t *TripTemporal) Workflow(ctx workflow.Context, state TripState) (TripState, error) {
+// its end. It returns the final state of a run that ends done (through a
+// pointer, as every state goes to the SDK); any other end is an error
+// whose details TripTemporalRun.Wait reads.
+func (t *TripTemporal) Workflow(ctx workflow.Context, state TripState) (*TripState, error) {
 	return t.flow.Workflow(ctx, state)
 }
 
@@ -770,9 +771,10 @@ func (t *BillingTemporal) Register(r worker.Registry) {
 }
 
 // Workflow is the Temporal workflow of flow Billing: one run from state to
-// its end. It returns the final state of a run that ends done; any other
-// end is an error whose details BillingTemporalRun.Wait reads.
-func (t *BillingTemporal) Workflow(ctx workflow.Context, state Invoice) (Invoice, error) {
+// its end. It returns the final state of a run that ends done (through a
+// pointer, as every state goes to the SDK); any other end is an error
+// whose details BillingTemporalRun.Wait reads.
+func (t *BillingTemporal) Workflow(ctx workflow.Context, state Invoice) (*Invoice, error) {
 	return t.flow.Workflow(ctx, state)
 }
 
@@ -1036,9 +1038,10 @@ func (t *RefundTemporal) Register(r worker.Registry) {
 }
 
 // Workflow is the Temporal workflow of flow Refund: one run from state to
-// its end. It returns the final state of a run that ends done; any other
-// end is an error whose details RefundTemporalRun.Wait reads.
-func (t *RefundTemporal) Workflow(ctx workflow.Context, state Invoice) (Invoice, error) {
+// its end. It returns the final state of a run that ends done (through a
+// pointer, as every state goes to the SDK); any other end is an error
+// whose details RefundTemporalRun.Wait reads.
+func (t *RefundTemporal) Workflow(ctx workflow.Context, state Invoice) (*Invoice, error) {
 	return t.flow.Workflow(ctx, state)
 }
 

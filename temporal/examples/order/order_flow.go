@@ -314,9 +314,10 @@ func (t *OrderTemporal) Register(r worker.Registry) {
 }
 
 // Workflow is the Temporal workflow of flow Order: one run from state to
-// its end. It returns the final state of a run that ends done; any other
-// end is an error whose details OrderTemporalRun.Wait reads.
-func (t *OrderTemporal) Workflow(ctx workflow.Context, state OrderState) (OrderState, error) {
+// its end. It returns the final state of a run that ends done (through a
+// pointer, as every state goes to the SDK); any other end is an error
+// whose details OrderTemporalRun.Wait reads.
+func (t *OrderTemporal) Workflow(ctx workflow.Context, state OrderState) (*OrderState, error) {
 	return t.flow.Workflow(ctx, state)
 }
 
@@ -561,9 +562,10 @@ func (t *BillingTemporal) Register(r worker.Registry) {
 }
 
 // Workflow is the Temporal workflow of flow Billing: one run from state to
-// its end. It returns the final state of a run that ends done; any other
-// end is an error whose details BillingTemporalRun.Wait reads.
-func (t *BillingTemporal) Workflow(ctx workflow.Context, state Invoice) (Invoice, error) {
+// its end. It returns the final state of a run that ends done (through a
+// pointer, as every state goes to the SDK); any other end is an error
+// whose details BillingTemporalRun.Wait reads.
+func (t *BillingTemporal) Workflow(ctx workflow.Context, state Invoice) (*Invoice, error) {
 	return t.flow.Workflow(ctx, state)
 }
 
@@ -783,9 +785,10 @@ func (t *RefundTemporal) Register(r worker.Registry) {
 }
 
 // Workflow is the Temporal workflow of flow Refund: one run from state to
-// its end. It returns the final state of a run that ends done; any other
-// end is an error whose details RefundTemporalRun.Wait reads.
-func (t *RefundTemporal) Workflow(ctx workflow.Context, state Invoice) (Invoice, error) {
+// its end. It returns the final state of a run that ends done (through a
+// pointer, as every state goes to the SDK); any other end is an error
+// whose details RefundTemporalRun.Wait reads.
+func (t *RefundTemporal) Workflow(ctx workflow.Context, state Invoice) (*Invoice, error) {
 	return t.flow.Workflow(ctx, state)
 }
 

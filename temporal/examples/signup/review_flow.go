@@ -333,9 +333,10 @@ func (t *ReviewTemporal) Register(r worker.Registry) {
 }
 
 // Workflow is the Temporal workflow of flow Review: one run from state to
-// its end. It returns the final state of a run that ends done; any other
-// end is an error whose details ReviewTemporalRun.Wait reads.
-func (t *ReviewTemporal) Workflow(ctx workflow.Context, state ReviewState) (ReviewState, error) {
+// its end. It returns the final state of a run that ends done (through a
+// pointer, as every state goes to the SDK); any other end is an error
+// whose details ReviewTemporalRun.Wait reads.
+func (t *ReviewTemporal) Workflow(ctx workflow.Context, state ReviewState) (*ReviewState, error) {
 	return t.flow.Workflow(ctx, state)
 }
 

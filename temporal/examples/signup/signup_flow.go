@@ -428,9 +428,10 @@ func (t *SignupTemporal) Register(r worker.Registry) {
 }
 
 // Workflow is the Temporal workflow of flow Signup: one run from state to
-// its end. It returns the final state of a run that ends done; any other
-// end is an error whose details SignupTemporalRun.Wait reads.
-func (t *SignupTemporal) Workflow(ctx workflow.Context, state SignupState) (SignupState, error) {
+// its end. It returns the final state of a run that ends done (through a
+// pointer, as every state goes to the SDK); any other end is an error
+// whose details SignupTemporalRun.Wait reads.
+func (t *SignupTemporal) Workflow(ctx workflow.Context, state SignupState) (*SignupState, error) {
 	return t.flow.Workflow(ctx, state)
 }
 
