@@ -173,7 +173,7 @@ func (e *Engine) leaveInFlightLocked(lr *liveRun) {
 type Stats struct {
 	// Running: runs in flight (running a step, backing off, rolling
 	// back), at most MaxRunning for the runs the engine starts. A run
-	// recording its end has left them (WithRunEnding), though its
+	// recording its end has left them (WithRunLeaving), though its
 	// goroutine has that write still to make.
 	Running    int64 `json:"running"`
 	MaxRunning int64 `json:"max_running"`

@@ -271,23 +271,16 @@ func validState(s runtime.RunState) bool {
 
 // statusChoices are the values of runs -status: the run states and
 // active.
-func statusChoices() []string {
-	out := make([]string, 0, len(runtime.RunStates)+1)
-	for _, s := range runtime.RunStates {
-		out = append(out, string(s))
-	}
-	return append(out, "active")
-}
+func statusChoices() []string { return append(runStateNames(), "active") }
 
-func joinStates() string {
-	var b strings.Builder
+func joinStates() string { return strings.Join(runStateNames(), ", ") }
+
+func runStateNames() []string {
+	names := make([]string, len(runtime.RunStates))
 	for i, s := range runtime.RunStates {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(string(s))
+		names[i] = string(s)
 	}
-	return b.String()
+	return names
 }
 
 func dash(s string) string {
