@@ -2,6 +2,7 @@ package observe
 
 import (
 	"net/http"
+	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -12,9 +13,9 @@ import (
 )
 
 // MaxPathAttribute bounds the url.path attribute of a request's span, in
-// bytes, and its method (the http.request.method attribute, and the
-// span's name when no route served it): a longer one is cut there, with
-// "...". The path is its sender's, as long as the server's header limit
+// bytes, and a method the conventions do not know (its
+// http.request.method_original attribute): a longer one is cut there,
+// with "...". The path is its sender's, as long as the server's header limit
 // lets it be (64 KiB under flowgen serve), and so is the method (any
 // token of the request line); any sender, with or without credentials,
 // has its request traced when its traceparent says sampled: each of the
@@ -23,8 +24,8 @@ const MaxPathAttribute = 1024
 
 // Middleware traces the requests h serves: a server span per request,
 // the child of the caller's span when the request carries a W3C
-// traceparent, named after the route that served it ("POST
-// /flows/{flow}/runs"). A run the request starts is a child of this span
+// traceparent, named after its method and the route that served it
+// ("POST /flows/{flow}/runs"). A run the request starts is a child of this span
 // (Carry). Without a TracerProvider it returns h.
 func (t *Telemetry) Middleware(h http.Handler) http.Handler {
 	if t.tracer == nil {
@@ -32,22 +33,59 @@ func (t *Telemetry) Middleware(h http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := tracectx.Extract(r.Context(), r.Header)
-		method := requestText(r.Method)
+		method, attrs := methodAttributes(r.Method)
 		ctx, span := t.tracer.Start(ctx, method, trace.WithSpanKind(trace.SpanKindServer),
-			trace.WithAttributes(attribute.String("http.request.method", method), attribute.String("url.path", requestText(r.URL.Path))))
+			trace.WithAttributes(append(attrs, attribute.String("url.path", requestText(r.URL.Path)))...))
 		defer span.End()
 		rec := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		r = r.WithContext(ctx)
 		h.ServeHTTP(rec, r)
-		if r.Pattern != "" { // set by the ServeMux that served it
-			span.SetName(r.Pattern)
-			span.SetAttributes(attribute.String("http.route", r.Pattern))
+		if route := httpRoute(r.Pattern); route != "" { // set by the ServeMux that served it
+			span.SetName(method + " " + route)
+			span.SetAttributes(attribute.String("http.route", route))
 		}
 		span.SetAttributes(attribute.Int("http.response.status_code", rec.status))
 		if rec.status >= 500 {
 			span.SetStatus(codes.Error, http.StatusText(rec.status))
 		}
 	})
+}
+
+// httpRoute is the route of a ServeMux's pattern as http.route has it
+// (OpenTelemetry's conventions for HTTP): the path template, from its
+// first slash, without the method ("POST /runs/{id}/abort" is
+// "/runs/{id}/abort"), which the span has as http.request.method. A
+// route that kept the method read "POST POST /runs/{id}/abort" in a
+// backend that names a server's operations by method and route.
+func httpRoute(pattern string) string {
+	if i := strings.IndexByte(pattern, '/'); i >= 0 {
+		return pattern[i:]
+	}
+	return ""
+}
+
+// methods are the request methods the conventions for HTTP know, which a
+// span keeps as they are.
+var methods = map[string]bool{
+	http.MethodGet: true, http.MethodHead: true, http.MethodPost: true, http.MethodPut: true, http.MethodPatch: true,
+	http.MethodDelete: true, http.MethodConnect: true, http.MethodOptions: true, http.MethodTrace: true,
+}
+
+// methodAttributes is a request's method as its span has it, for the
+// span's name, and the attributes that say it. Any token of the request
+// line is a method its sender may choose, token or not (a sampled
+// traceparent has its request traced): one the conventions do not know
+// is "HTTP" in the name and "_OTHER" in http.request.method, as they
+// say, its text (cut, as a path is) in http.request.method_original, so
+// that a sender does not choose the names of the server's spans, which
+// backends group operations and their metrics by.
+func methodAttributes(m string) (string, []attribute.KeyValue) {
+	attrs := make([]attribute.KeyValue, 0, 3) // and url.path
+	if methods[m] {
+		return m, append(attrs, attribute.String("http.request.method", m))
+	}
+	return "HTTP", append(attrs, attribute.String("http.request.method", "_OTHER"),
+		attribute.String("http.request.method_original", requestText(m)))
 }
 
 // requestText is a request's own text (its method, its path) as its span
