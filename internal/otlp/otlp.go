@@ -101,18 +101,41 @@ func (c Config) Check() error {
 
 // checkURL is the rule for where traces go, by flag or environment: an
 // http or https URL with a host (the OTLP/HTTP exporter speaks nothing
-// else).
+// else), and no user's credentials or query, which the exporter drops
+// (it posts to the URL's host and path alone): a collector that wants
+// them would refuse every batch, one log line a minute, for a reason no
+// line says. A collector's credentials go in OTEL_EXPORTER_OTLP_HEADERS,
+// and the error shows the URL without its password.
 func checkURL(name, v, example string) error {
 	u, err := url.Parse(v)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%s %q: give an http or https URL, such as %s", name, v, example)
+		shown := v
+		if err == nil {
+			shown = redacted(u)
+		}
+		return fmt.Errorf("%s %q: give an http or https URL, such as %s", name, shown, example)
+	}
+	if u.User != nil || u.RawQuery != "" || u.ForceQuery {
+		return fmt.Errorf("%s %q: the OTLP exporter sends no user:password nor query of the URL (give the collector's credentials in %s, such as %s=\"authorization=Bearer ...\")",
+			name, redacted(u), headersEnv, headersEnv)
 	}
 	return nil
+}
+
+// redacted is u as an error shows it: its password "xxxxx" (url.Redacted)
+// and its query, which may hold a key, "?...".
+func redacted(u *url.URL) string {
+	c := *u
+	if c.RawQuery != "" || c.ForceQuery {
+		c.RawQuery, c.ForceQuery = "...", false
+	}
+	return c.Redacted()
 }
 
 const (
 	tracesEndpointEnv = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
 	endpointEnv       = "OTEL_EXPORTER_OTLP_ENDPOINT"
+	headersEnv        = "OTEL_EXPORTER_OTLP_HEADERS"
 )
 
 // envEndpoint returns the environment variable that says where traces go,
