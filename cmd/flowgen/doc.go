@@ -295,8 +295,10 @@
 // collector over OTLP/HTTP: the API request, the run, its steps and their
 // service calls. -trace-sample R records that share of the traces that
 // start in the server; a request's traceparent keeps its caller's
-// decision. An endpoint, by flag or environment, that is no http(s) URL
-// is a usage error. Metrics are always served at GET /metrics (client
+// decision. An endpoint, by flag or environment, that is no http(s) URL,
+// or holds a user:password or a query (the exporter sends neither: a
+// collector's credentials go in OTEL_EXPORTER_OTLP_HEADERS), and headers
+// variables that are no key=value pairs, are usage errors. Metrics are always served at GET /metrics (client
 // role), and a web view of the flows and runs, live, at /ui/ (the address
 // is on the start line: ui=...; with -tokens it asks for a token and
 // shows what its role may read, an admin can abort runs there). See

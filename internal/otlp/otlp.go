@@ -75,7 +75,8 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 
 // Check reports a flag value that cannot work, or, without -otlp-traces,
 // an OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (else OTEL_EXPORTER_OTLP_ENDPOINT)
-// that is no http(s) URL.
+// that is no http(s) URL, and, with tracing on, headers variables the
+// exporter cannot read (checkHeaders).
 func (c Config) Check() error {
 	// Written so that NaN, which the flag package parses and which no
 	// comparison holds for, is refused too: the sampler would make of it
@@ -83,6 +84,18 @@ func (c Config) Check() error {
 	if !(c.Sample >= 0 && c.Sample <= 1) {
 		return fmt.Errorf("-trace-sample %v: give a share from 0 to 1", c.Sample)
 	}
+	if err := c.checkEndpoint(); err != nil {
+		return err
+	}
+	if c.Enabled() {
+		return checkHeaders()
+	}
+	return nil
+}
+
+// checkEndpoint checks -otlp-traces, or without it the environment's
+// endpoint.
+func (c Config) checkEndpoint() error {
 	if c.Traces != "" {
 		return checkURL("-otlp-traces", c.Traces, "http://127.0.0.1:4318/v1/traces")
 	}
