@@ -7,6 +7,19 @@ import (
 	"github.com/flowgen/flowgen/internal/pointerjsontest"
 )
 
+// A Go handler of a JSON flow sets a state field to a value: State.Set
+// encoded it so, the amount as {}. It is encoded through a pointer
+// (runtime.Addressed).
+func TestStateSetKeepsPointerJSONMethods(t *testing.T) {
+	var s State
+	if err := s.Set("Balance", pointerjsontest.New(1234)); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := s.String("Balance"), pointerjsontest.JSON(1234); got != want {
+		t.Errorf("the field holds %s, want %s", got, want)
+	}
+}
+
 // A step publishes a state field, a value: the engine's publisher encoded
 // it so, the amount as {}, and every receiver got that. It is encoded
 // through a pointer (runtime.Addressed).
