@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/flowgen/flowgen/internal/jsonenc"
+	"github.com/flowgen/flowgen/runtime"
 )
 
 // State is the state of a run of a JSON-defined flow: a JSON object whose
@@ -75,13 +76,15 @@ func (s State) String(field string) string {
 	return string(raw)
 }
 
-// Set encodes v as JSON into the field. A json.RawMessage is taken as it
-// is: it must be valid JSON, UTF-8, with no number beyond a float64's
-// range, nested at most MaxJSONDepth deep.
+// Set encodes v as JSON into the field, a value through a pointer to a
+// copy of it (runtime.Addressed), so that a field whose JSON methods have
+// pointer receivers (a math/big.Int) keeps them. A json.RawMessage is
+// taken as it is: it must be valid JSON, UTF-8, with no number beyond a
+// float64's range, nested at most MaxJSONDepth deep.
 func (s *State) Set(field string, v any) error {
 	raw, ok := v.(json.RawMessage)
 	if !ok {
-		b, err := jsonenc.Marshal(v)
+		b, err := jsonenc.Marshal(runtime.Addressed(v))
 		if err != nil {
 			return fmt.Errorf("state field %q: %w", field, err)
 		}

@@ -3,37 +3,29 @@ package runtime_test
 import (
 	"context"
 	"encoding/json"
-	"math/big"
 	"testing"
 
+	"github.com/flowgen/flowgen/internal/pointerjsontest"
 	"github.com/flowgen/flowgen/runtime"
 )
-
-// money has a field whose JSON methods have pointer receivers, as
-// math/big.Int's do: encoded as a value, encoding/json skips them and
-// writes {}.
-type money struct {
-	Cents big.Int `json:"cents"`
-}
 
 // The memory caller and bus encode what a step hands them as values (a
 // generated port's request, a handler's response, a publication's
 // payload) through a pointer, as a state is (runtime.EncodeState): they
 // wrote the amount {}.
 func TestMemoryCallerAndBusKeepPointerJSONMethods(t *testing.T) {
-	var m money
-	m.Cents.SetInt64(1234)
+	m := pointerjsontest.New(1234)
 	c := runtime.NewMemoryCaller()
 	var got string
 	c.Handle("billing", "Charge", func(_ context.Context, raw json.RawMessage) (any, error) {
 		got = string(raw)
 		return m, nil
 	})
-	var rsp money
+	var rsp pointerjsontest.Money
 	if err := c.Call(context.Background(), "billing", "Charge", m, &rsp); err != nil {
 		t.Fatal(err)
 	}
-	if got != `{"cents":1234}` {
+	if got != pointerjsontest.JSON(1234) {
 		t.Errorf("the request encoded as %s, want the amount", got)
 	}
 	if rsp.Cents.Int64() != 1234 {
@@ -43,7 +35,7 @@ func TestMemoryCallerAndBusKeepPointerJSONMethods(t *testing.T) {
 	if err := b.Publish(context.Background(), "billing", "charged", m); err != nil {
 		t.Fatal(err)
 	}
-	if p := b.Published(); len(p) != 1 || string(p[0].Payload) != `{"cents":1234}` {
+	if p := b.Published(); len(p) != 1 || string(p[0].Payload) != pointerjsontest.JSON(1234) {
 		t.Errorf("published %+v, want the amount", p)
 	}
 }

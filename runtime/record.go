@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
 	"runtime/debug"
 
 	"github.com/looplab/fsm"
@@ -192,21 +191,11 @@ func (r *Run[S]) emit(e *Event) (err error) {
 func EncodeState(s any) (json.RawMessage, error) { return jsonenc.Marshal(Addressed(s)) }
 
 // Addressed is v through a pointer to a copy of it, unless v is nil or a
-// pointer already. A state is encoded through a pointer (EncodeState), and
-// handed so to an encoder of its own (the Temporal SDK's): encoded as a
-// value, a field whose JSON methods have pointer receivers (a
-// math/big.Int) is not addressable, so encoding/json skips its MarshalJSON
-// and writes its unexported fields, {}, which its UnmarshalJSON refuses.
-// A call's Input returns the child's state as a value.
-func Addressed(v any) any {
-	rv := reflect.ValueOf(v)
-	if !rv.IsValid() || rv.Kind() == reflect.Pointer {
-		return v
-	}
-	p := reflect.New(rv.Type())
-	p.Elem().Set(rv)
-	return p.Interface()
-}
+// pointer already (jsonenc.Addressed, its one home, says why). A state is
+// encoded through a pointer (EncodeState), and handed so to an encoder of
+// its own (the Temporal SDK's). A call's Input returns the child's state
+// as a value.
+func Addressed(v any) any { return jsonenc.Addressed(v) }
 
 // snapshot encodes the state. Events share the previous snapshot while no
 // action ran, the state is == to the one encoded (a value state), or it

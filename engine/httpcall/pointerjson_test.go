@@ -3,17 +3,12 @@ package httpcall
 import (
 	"context"
 	"io"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"testing"
-)
 
-// amount is a request with a field whose JSON methods have pointer
-// receivers, as math/big.Int's do.
-type amount struct {
-	Cents big.Int `json:"cents"`
-}
+	"github.com/flowgen/flowgen/internal/pointerjsontest"
+)
 
 // A generated port passes its request as a value: encoded so, the field
 // went as {} (encoding/json skips pointer methods of what it cannot
@@ -26,12 +21,10 @@ func TestCallerKeepsPointerJSONMethodsOfARequest(t *testing.T) {
 		w.Write([]byte(`{}`))
 	}))
 	defer srv.Close()
-	var req amount
-	req.Cents.SetInt64(1234)
-	if err := New(Static{"billing": srv.URL}).Call(context.Background(), "billing", "Charge", req, nil); err != nil {
+	if err := New(Static{"billing": srv.URL}).Call(context.Background(), "billing", "Charge", pointerjsontest.New(1234), nil); err != nil {
 		t.Fatal(err)
 	}
-	if got := <-sent; got != `{"cents":1234}` {
+	if got := <-sent; got != pointerjsontest.JSON(1234) {
 		t.Errorf("the request sent %s, want the amount", got)
 	}
 }

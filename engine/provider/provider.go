@@ -49,9 +49,11 @@ func (c *Call) Get(name string, v any) error {
 	return nil
 }
 
-// Set encodes v into state field name.
+// Set encodes v into state field name. A value is encoded through a
+// pointer to a copy of it (jsonenc.Addressed), so that a field whose JSON
+// methods have pointer receivers (a math/big.Int) keeps them.
 func (c *Call) Set(name string, v any) error {
-	b, err := jsonenc.Marshal(v)
+	b, err := jsonenc.Marshal(jsonenc.Addressed(v))
 	if err != nil {
 		return fmt.Errorf("state field %q: %w", name, err)
 	}

@@ -34,9 +34,11 @@ var rules = []rule{
 	{
 		from:   []string{"runtime/..."},
 		banned: []string{"parser/...", "dsl/...", "gen/...", "engine/...", "internal/..."},
-		// How a run's state is encoded (runtime.EncodeState): engine/provider
-		// encodes its answers so too, and may not import the runtime. What
-		// a file must be to be opened without waiting (internal/regfile):
+		// How a run's state is encoded (runtime.EncodeState), and how a
+		// value is handed to an encoder (runtime.Addressed):
+		// engine/provider encodes its answers and state fields so too,
+		// and may not import the runtime. What a file must be to be
+		// opened without waiting (internal/regfile):
 		// the store's segments, as the engine's and the CLI's inputs. How
 		// options are applied (a nil one sets nothing): engine/httpcall's
 		// are applied so too. How an error quotes a character of a

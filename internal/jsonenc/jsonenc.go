@@ -6,6 +6,8 @@
 // provider's call and answer are encoded so: they are data for programs,
 // never HTML, and escaped they could grow sixfold at each step, past
 // the bounds that hold them (a provider's call, a store's record).
+// Addressed is how a user's value is handed to an encoder: through a
+// pointer, so that its pointer JSON methods count.
 package jsonenc
 
 import (

@@ -168,32 +168,53 @@ func TestServeAndTransport(t *testing.T) {
 	}
 }
 
+// serveBilling serves provider "bill-ing", with the handlers setup gives
+// it, on nc until the test ends, and returns once it registered.
+func serveBilling(t *testing.T, nc *nats.Conn, setup func(p *provider.Provider)) {
+	t.Helper()
+	var l leases
+	eng := l.server(t)
+	t.Cleanup(eng.Close) // after Serve's end: its withdrawal reaches it
+	p := provider.New(provider.Options{Name: "bill-ing", Engine: eng.URL, TTL: time.Minute})
+	setup(p)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, p, "bill-ing", nc) }()
+	t.Cleanup(func() { cancel(); <-done })
+	waitFor(t, "the registration", func() bool { regs, _ := l.get(); return len(regs) == 1 })
+}
+
+// callBilling calls the step handler of serveBilling's provider with state, as
+// the engine's Transport does, and decodes its answer.
+func callBilling(t *testing.T, nc *nats.Conn, handler, state string) (provider.Response, []byte) {
+	t.Helper()
+	body, _ := json.Marshal(provider.Request{Version: provider.Version, Handler: handler, State: json.RawMessage(state)})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, err := NewTransport(nc).CallProvider(ctx, Subject("bill-ing", provider.Handler{Name: handler}), body)
+	var rsp provider.Response
+	if err == nil {
+		err = json.Unmarshal(out, &rsp)
+	}
+	if err != nil {
+		t.Fatalf("calling %s: %.200s, %v", handler, out, err)
+	}
+	return rsp, out
+}
+
 // An answer larger than the NATS server's max payload (1 MiB by default)
 // cannot be sent: the engine gets a permanent error saying so, at once,
 // rather than wait for the attempt's deadline with nothing said.
 func TestServeAnswerTooLargeForNATS(t *testing.T) {
 	nc := natsServer(t)
-	var l leases
-	eng := l.server(t)
-	defer eng.Close()
-	p := provider.New(provider.Options{Name: "bill-ing", Engine: eng.URL, TTL: time.Minute})
-	p.Step("Big", func(ctx context.Context, c *provider.Call) (string, error) {
-		return "", c.Set("Blob", strings.Repeat("x", int(nc.MaxPayload())+1))
+	serveBilling(t, nc, func(p *provider.Provider) {
+		p.Step("Big", func(ctx context.Context, c *provider.Call) (string, error) {
+			return "", c.Set("Blob", strings.Repeat("x", int(nc.MaxPayload())+1))
+		})
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Serve(ctx, p, "bill-ing", nc) }()
-	defer func() { cancel(); <-done }()
-	waitFor(t, "the registration", func() bool { regs, _ := l.get(); return len(regs) == 1 })
-
-	body, _ := json.Marshal(provider.Request{Version: provider.Version, Handler: "Big", State: json.RawMessage(`{}`)})
-	cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer ccancel()
-	out, err := NewTransport(nc).CallProvider(cctx, Subject("bill-ing", provider.Handler{Name: "Big"}), body)
-	var rsp provider.Response
-	if err != nil || json.Unmarshal(out, &rsp) != nil || rsp.Error == nil || rsp.Error.Class != provider.ClassPermanent ||
-		!strings.Contains(rsp.Error.Message, "could not send its answer over NATS") {
-		t.Fatalf("answer %.200s, %v; want a permanent error saying the answer could not be sent", out, err)
+	rsp, out := callBilling(t, nc, "Big", `{}`)
+	if rsp.Error == nil || rsp.Error.Class != provider.ClassPermanent || !strings.Contains(rsp.Error.Message, "could not send its answer over NATS") {
+		t.Fatalf("answer %.200s; want a permanent error saying the answer could not be sent", out)
 	}
 }
 
