@@ -7,6 +7,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/flowgen/flowgen/engine"
+	"github.com/flowgen/flowgen/runtime"
 )
 
 // Calls of JSON flows. A call step's child is a workflow of the callee's
@@ -50,13 +51,9 @@ func (x *Executor) children(ctx workflow.Context, flow string, input any) (any, 
 	if !p.Found {
 		return nil, nil, fmt.Errorf("flow %q is not loaded on this worker", flow)
 	}
-	state := json.RawMessage(`{}`)
-	if raw, ok := input.(json.RawMessage); ok && len(raw) > 0 {
-		state = raw
-	} else if input != nil && !ok {
-		if state, err = json.Marshal(input); err != nil {
-			return nil, nil, err
-		}
+	state, err := callState(input)
+	if err != nil {
+		return nil, nil, err
 	}
 	f := engine.ExecFlow{Name: flow, Hash: p.Hash, Source: p.Definition}
 	in, err := runInput(f, state)
@@ -64,4 +61,19 @@ func (x *Executor) children(ctx workflow.Context, flow string, input any) (any, 
 		return nil, nil, err
 	}
 	return in, map[string]any{memoDefinition: f.Source, memoStart: stateHash(state)}, nil
+}
+
+// callState is a call's input as the child's initial state: the state
+// field's JSON as it is, {} for none, and another value encoded as a
+// run's state is (runtime.EncodeState: through a pointer, <, > and &
+// kept as they are), so that the start hash in the child's memo
+// (memoStart) is that of the state its run records.
+func callState(input any) (json.RawMessage, error) {
+	if raw, ok := input.(json.RawMessage); ok || input == nil {
+		if len(raw) == 0 {
+			return json.RawMessage(`{}`), nil
+		}
+		return raw, nil
+	}
+	return runtime.EncodeState(input)
 }
