@@ -126,6 +126,10 @@ func (rm *remote) call(ctx context.Context, k handlerKey, step string, outcomes 
 		}
 	} else {
 		out, err = rm.opts.NATS.CallProvider(ctx, t.h.Subject, body)
+		if err != nil { // post logs its own
+			rm.e.log.WarnContext(ctx, "provider call failed", "provider", t.provider, "handler", t.h.Name,
+				"run_id", req.RunID, "subject", t.h.Subject, "error", err)
+		}
 		if provider.IsUnreachable(err) {
 			rm.passOver(t)
 		}
@@ -136,14 +140,23 @@ func (rm *remote) call(ctx context.Context, k handlerKey, step string, outcomes 
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", where, err)
 	}
+	// An answer the engine does not take fails the attempt for good. The
+	// run's history says why, without where the call went; the log says
+	// where too, as for a call that got no answer: of several replicas of
+	// the handler, the operator finds the one at fault.
+	refused := func(err error) (runtime.Outcome, error) {
+		rm.e.log.WarnContext(ctx, "provider call failed", "provider", t.provider, "handler", t.h.Name,
+			"run_id", req.RunID, "url", t.h.URL, "subject", t.h.Subject, "error", err)
+		return "", runtime.Permanent(fmt.Errorf("%s: %v", where, err))
+	}
 	// Strictly: an answer from something else than a provider (a JetStream
 	// acknowledgement, a proxy's page) is not taken for a success.
 	var rsp provider.Response
 	if err := provider.DecodeStrict(out, &rsp); err != nil {
-		return "", runtime.Permanent(fmt.Errorf("%s: the answer is not a provider response: %v", where, err))
+		return refused(fmt.Errorf("the answer is not a provider response: %v", err))
 	}
 	if err := rsp.Check(); err != nil {
-		return "", runtime.Permanent(fmt.Errorf("%s: %v", where, err))
+		return refused(err)
 	}
 	// What the run records of an answer is bounded: an outcome is a name,
 	// as the registration's are, and an error's message is cut, so that a
@@ -151,7 +164,7 @@ func (rm *remote) call(ctx context.Context, k handlerKey, step string, outcomes 
 	// attempt (an answer's state is the run's, bounded as a start body).
 	if rsp.Error == nil && rsp.Outcome != "" {
 		if err := checkName("outcome", rsp.Outcome); err != nil {
-			return "", runtime.Permanent(fmt.Errorf("%s: %v", where, err))
+			return refused(err)
 		}
 	}
 	if e := rsp.Error; e != nil {
@@ -164,11 +177,11 @@ func (rm *remote) call(ctx context.Context, k handlerKey, step string, outcomes 
 	}
 	if len(rsp.State) > 0 && string(rsp.State) != "null" {
 		if err := jsonUnfit(rsp.State); err != nil {
-			return "", runtime.Permanent(fmt.Errorf("%s: state: %v", where, err))
+			return refused(fmt.Errorf("state: %v", err))
 		}
 		var next State
 		if err := json.Unmarshal(rsp.State, &next); err != nil {
-			return "", runtime.Permanent(fmt.Errorf("%s: state: %v", where, err))
+			return refused(fmt.Errorf("state: %v", err))
 		}
 		*state = next
 	}
@@ -352,7 +365,10 @@ func (rm *remote) post(ctx context.Context, t target, key string, body []byte) (
 		return nil, rm.noAnswer(ctx, t, "reading the answer", err)
 	}
 	if len(out) > MaxProviderResponse {
-		return nil, runtime.Permanent(fmt.Errorf("the answer is larger than %d bytes", MaxProviderResponse))
+		err := fmt.Errorf("the answer is larger than %d bytes", MaxProviderResponse)
+		rm.e.log.WarnContext(ctx, "provider call failed", "provider", t.provider, "handler", t.h.Name,
+			"run_id", runtime.RunID(ctx), "url", t.h.URL, "error", err)
+		return nil, runtime.Permanent(err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		// The run's history, which every client reads, gets the status
