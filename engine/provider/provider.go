@@ -134,7 +134,10 @@ type Options struct {
 	TTL time.Duration
 	// Client calls the engine (default: one with a 10s timeout).
 	Client *http.Client
-	// Logger gets lease failures (default: discard).
+	// Logger gets lease failures, and the engine's warnings of a granted
+	// registration: a handler no registered flow uses yet (the flow is
+	// not loaded yet, or the handler's name is misspelt) (default:
+	// discard).
 	Logger *slog.Logger
 	// MaxConns caps the connections ListenAndServe serves at once, idle
 	// keep-alive ones included (default DefaultMaxConns): each holds a
@@ -472,6 +475,12 @@ func (p *Provider) register(ctx context.Context, reg Registration) (err error) {
 		}
 		_, err := p.send(sctx, http.MethodPut, "", body, &lease)
 		if err == nil {
+			// The engine's word on handlers no registered flow uses yet:
+			// expected while the flow is not loaded, a misspelt name
+			// otherwise, whose runs would wait with nothing said here.
+			for _, w := range lease.Warnings {
+				p.opts.Logger.Warn("provider registered, with a warning", "provider", p.opts.Name, "warning", w)
+			}
 			return nil
 		}
 		if re := (*refused)(nil); errors.As(err, &re) && !re.later() {

@@ -35,6 +35,8 @@ type fakeEngine struct {
 	// its call token, as the engine calls the handlers of a registration
 	// it granted before its answer reaches the provider.
 	beforeAnswer func(token string, reg Registration)
+	// warnings are the answer's to each registration.
+	warnings []string
 }
 
 // callToken is the call token of the fake engine's nth registration.
@@ -68,7 +70,7 @@ func (f *fakeEngine) handler(t *testing.T) http.Handler {
 			if f.beforeAnswer != nil {
 				f.beforeAnswer(token, reg)
 			}
-			_, _ = fmt.Fprintf(w, `{"provider": "billing", "call_token": %q}`, token)
+			_ = json.NewEncoder(w).Encode(Lease{Provider: "billing", CallToken: token, Warnings: f.warnings})
 		case r.Method == http.MethodPost && suffix == "renew":
 			f.log = append(f.log, "RENEW")
 			f.renews++
