@@ -4,13 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
-
-	"github.com/flowgen/flowgen/internal/logtest"
 
 	"github.com/flowgen/flowgen/engine/provider"
 	"github.com/flowgen/flowgen/runtime"
@@ -46,23 +43,7 @@ func TestProviderRefusedAnswerLogged(t *testing.T) {
 		return nil
 	}}
 	answers["transport"] = ""
-	fx := newFixture(t)
-	fx.remote = &ProviderOptions{NATS: tr}
-	var logs logtest.Buffer
-	fx.log = slog.New(slog.NewTextHandler(&logs, nil))
-	e := fx.start()
-	t.Cleanup(fx.stop)
-	for _, name := range []string{"Remote.Done", "Remote.Fallback"} {
-		e.Registry().Step(name, func(ctx context.Context, s *State) (runtime.Outcome, error) { return "", nil })
-	}
-	if ds, err := e.LoadFlows("route.json", []byte(routeFlows)); err != nil {
-		t.Fatalf("load: %v\n%v", err, ds)
-	}
-	const subject = "flowgen_provider.pay.step.Pay"
-	if _, err := e.RegisterProvider("pay", provider.Registration{Handlers: []provider.Handler{
-		{Name: "Remote.Pay", Outcomes: []string{"declined"}, Subject: subject}}}); err != nil {
-		t.Fatal(err)
-	}
+	e, logs := remotePayFixture(t, tr)
 	for ans := range answers {
 		id, err := e.StartRun(context.Background(), "Remote", json.RawMessage(`{"Ans": "`+ans+`"}`), "")
 		if err != nil {
@@ -80,7 +61,7 @@ func TestProviderRefusedAnswerLogged(t *testing.T) {
 		want := `msg="provider call failed" provider=pay handler=Remote.Pay run_id=` + id + ` `
 		logged := false
 		for line := range strings.Lines(logs.String()) {
-			logged = logged || strings.Contains(line, want) && strings.Contains(line, " subject="+subject+" ")
+			logged = logged || strings.Contains(line, want) && strings.Contains(line, " subject="+remotePaySubject+" ")
 		}
 		if !logged {
 			t.Errorf("%s: log:\n%s\nwant a line with %s and the subject", ans, logs.String(), want)

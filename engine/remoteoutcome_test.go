@@ -91,22 +91,7 @@ func TestProviderUndeclaredOutcomeLogged(t *testing.T) {
 		_ = json.Unmarshal(req.State, &st)
 		return []byte(`{"outcome": "` + st.Out + `"}`)
 	}}
-	fx := newFixture(t)
-	fx.remote = &ProviderOptions{NATS: tr}
-	var logs logtest.Buffer
-	fx.log = slog.New(slog.NewTextHandler(&logs, nil))
-	e := fx.start()
-	t.Cleanup(fx.stop)
-	for _, name := range []string{"Remote.Done", "Remote.Fallback"} {
-		e.Registry().Step(name, func(ctx context.Context, s *State) (runtime.Outcome, error) { return "", nil })
-	}
-	if ds, err := e.LoadFlows("route.json", []byte(routeFlows)); err != nil {
-		t.Fatalf("load: %v\n%v", err, ds)
-	}
-	if _, err := e.RegisterProvider("pay", provider.Registration{Handlers: []provider.Handler{
-		{Name: "Remote.Pay", Outcomes: []string{"declined"}, Subject: "flowgen_provider.pay.step.Pay"}}}); err != nil {
-		t.Fatal(err)
-	}
+	e, logs := remotePayFixture(t, tr)
 	ids := map[string]string{}
 	for _, out := range []string{"", "ok", "declined", "lost"} {
 		id, err := e.StartRun(context.Background(), "Remote", json.RawMessage(`{"Out": "`+out+`"}`), "")
@@ -124,4 +109,30 @@ func TestProviderUndeclaredOutcomeLogged(t *testing.T) {
 	if n := strings.Count(got, "does not declare"); n != 1 {
 		t.Errorf("%d lines about an undeclared outcome, want 1 (ok and declined are declared):\n%s", n, got)
 	}
+}
+
+// remotePaySubject is where remotePayFixture's provider serves Remote.Pay.
+const remotePaySubject = "flowgen_provider.pay.step.Pay"
+
+// remotePayFixture is an engine with routeFlows loaded, logging to logs,
+// whose flow Remote's Pay is served over tr by provider "pay" and its
+// other steps in process.
+func remotePayFixture(t *testing.T, tr stubTransport) (*Engine, *logtest.Buffer) {
+	fx := newFixture(t)
+	fx.remote = &ProviderOptions{NATS: tr}
+	logs := new(logtest.Buffer)
+	fx.log = slog.New(slog.NewTextHandler(logs, nil))
+	e := fx.start()
+	t.Cleanup(fx.stop)
+	for _, name := range []string{"Remote.Done", "Remote.Fallback"} {
+		e.Registry().Step(name, func(ctx context.Context, s *State) (runtime.Outcome, error) { return "", nil })
+	}
+	if ds, err := e.LoadFlows("route.json", []byte(routeFlows)); err != nil {
+		t.Fatalf("load: %v\n%v", err, ds)
+	}
+	if _, err := e.RegisterProvider("pay", provider.Registration{Handlers: []provider.Handler{
+		{Name: "Remote.Pay", Outcomes: []string{"declined"}, Subject: remotePaySubject}}}); err != nil {
+		t.Fatal(err)
+	}
+	return e, logs
 }
