@@ -236,7 +236,8 @@ func (p *Provider) CallContext(ctx context.Context, h http.Header) context.Conte
 }
 
 // Handle serves one request body of the protocol and returns the
-// response body. A panic in a handler is a retryable error.
+// response body. A panic in a handler is a retryable error, whose stack
+// goes to Options.Logger, not into the answer.
 func (p *Provider) Handle(ctx context.Context, body []byte) []byte {
 	rsp := p.handle(ctx, body)
 	b, err := jsonenc.Marshal(rsp)
@@ -268,7 +269,14 @@ func (p *Provider) handle(ctx context.Context, body []byte) (rsp Response) {
 	p.mu.Unlock()
 	defer func() {
 		if v := recover(); v != nil {
-			rsp = Response{Error: &Error{Message: fmt.Sprintf("handler %q panicked: %v\n%s", req.Handler, v, debug.Stack()), Class: ClassRetryable}}
+			// The stack is this service's to read: its log has it. The
+			// answer goes into the run's history, which every client of
+			// the flow service reads, cut to 4 KiB, where a stack told
+			// them this service's source paths and lost its end.
+			p.opts.Logger.Error("provider handler panicked", "provider", p.opts.Name, "handler", req.Handler,
+				"run_id", req.RunID, "idempotency_key", req.IdempotencyKey, "attempt", req.Attempt,
+				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			rsp = Response{Error: &Error{Message: fmt.Sprintf("handler %q panicked: %v (the provider's log has the stack)", req.Handler, v), Class: ClassRetryable}}
 		}
 	}()
 	var out string

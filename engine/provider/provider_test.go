@@ -404,7 +404,7 @@ func TestHandle(t *testing.T) {
 		{"retryable", string(request(t, Request{Handler: "Flaky", State: json.RawMessage(`{}`)})), ClassRetryable, "ledger down"},
 		{"permanent", string(request(t, Request{Handler: "Broken", State: json.RawMessage(`{}`)})), ClassPermanent, "invoice gone"},
 		{"bad state field", string(request(t, Request{Handler: "Reconcile", State: json.RawMessage(`{"Amount": "lots"}`)})), ClassPermanent, `state field "Amount"`},
-		{"panic", string(request(t, Request{Handler: "Panics", State: json.RawMessage(`{}`)})), ClassRetryable, `handler "Panics" panicked: boom`},
+		{"panic", string(request(t, Request{Handler: "Panics", State: json.RawMessage(`{}`)})), ClassRetryable, `handler "Panics" panicked: boom (the provider's log has the stack)`},
 		{"unknown handler", string(request(t, Request{Handler: "Nope", State: json.RawMessage(`{}`)})), ClassRetryable, `no handler "Nope"`},
 		{"unknown rollback", string(request(t, Request{Handler: "Flaky", Rollback: true, State: json.RawMessage(`{}`)})), ClassRetryable, `no handler "Flaky"`},
 		{"not a request", `{"version": `, ClassPermanent, "not a provider request"},
