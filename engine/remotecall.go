@@ -127,8 +127,7 @@ func (rm *remote) call(ctx context.Context, k handlerKey, step string, outcomes 
 	} else {
 		out, err = rm.opts.NATS.CallProvider(ctx, t.h.Subject, body)
 		if err != nil { // post logs its own
-			rm.e.log.WarnContext(ctx, "provider call failed", "provider", t.provider, "handler", t.h.Name,
-				"run_id", req.RunID, "subject", t.h.Subject, "error", err)
+			rm.callFailed(ctx, t, err)
 		}
 		if provider.IsUnreachable(err) {
 			rm.passOver(t)
@@ -145,8 +144,7 @@ func (rm *remote) call(ctx context.Context, k handlerKey, step string, outcomes 
 	// where too, as for a call that got no answer: of several replicas of
 	// the handler, the operator finds the one at fault.
 	refused := func(err error) (runtime.Outcome, error) {
-		rm.e.log.WarnContext(ctx, "provider call failed", "provider", t.provider, "handler", t.h.Name,
-			"run_id", req.RunID, "url", t.h.URL, "subject", t.h.Subject, "error", err)
+		rm.callFailed(ctx, t, err)
 		return "", runtime.Permanent(fmt.Errorf("%s: %v", where, err))
 	}
 	// Strictly: an answer from something else than a provider (a JetStream
@@ -366,8 +364,7 @@ func (rm *remote) post(ctx context.Context, t target, key string, body []byte) (
 	}
 	if len(out) > MaxProviderResponse {
 		err := fmt.Errorf("the answer is larger than %d bytes", MaxProviderResponse)
-		rm.e.log.WarnContext(ctx, "provider call failed", "provider", t.provider, "handler", t.h.Name,
-			"run_id", runtime.RunID(ctx), "url", t.h.URL, "error", err)
+		rm.callFailed(ctx, t, err)
 		return nil, runtime.Permanent(err)
 	}
 	if resp.StatusCode != http.StatusOK {
@@ -416,8 +413,7 @@ func (e *noAnswerError) Unwrap() error { return e.err }
 // way from a run's failed attempt to the provider's process), and returns
 // it as a noAnswerError.
 func (rm *remote) noAnswer(ctx context.Context, t target, doing string, err error) *noAnswerError {
-	rm.e.log.WarnContext(ctx, "provider call failed", "provider", t.provider, "handler", t.h.Name,
-		"run_id", runtime.RunID(ctx), "url", t.h.URL, "error", err)
+	rm.callFailed(ctx, t, err)
 	what := neterr.Describe(err)
 	for _, known := range []error{errProviderRedirect, errAddressNotAllowed} {
 		if errors.Is(err, known) {
@@ -428,6 +424,19 @@ func (rm *remote) noAnswer(ctx context.Context, t target, doing string, err erro
 		what = doing + ": " + what
 	}
 	return &noAnswerError{what: what, err: err}
+}
+
+// callFailed logs an attempt of a call to t that failed before the run
+// had an answer it takes: where the call went (the callback URL or the
+// NATS subject), which the run's history does not say, so that of several
+// replicas of a handler the operator finds the one at fault.
+func (rm *remote) callFailed(ctx context.Context, t target, err error) {
+	key, where := "url", t.h.URL
+	if where == "" {
+		key, where = "subject", t.h.Subject
+	}
+	rm.e.log.WarnContext(ctx, "provider call failed", "provider", t.provider, "handler", t.h.Name,
+		"run_id", runtime.RunID(ctx), key, where, "error", err)
 }
 
 // MaxProviderErrorBytes bounds the message of a provider's error answer
