@@ -97,14 +97,15 @@ const ProviderHandlerOverhead = 128
 // ProviderTopic is the topic of the wait of a Go step that has no live
 // provider: the run's status shows {"topic": "flowgen/provider", "event":
 // STEP} while it waits. It is no broker topic: the engine wakes the run
-// when a provider of the step registers.
-const ProviderTopic = "flowgen/provider"
+// when a provider of the step registers. Its home is the runtime's, which
+// names such a wait (runtime.Wait.Awaited) and its timeout.
+const ProviderTopic = runtime.ProviderTopic
 
 // ProviderRollbackTopic is the topic of the wait before an attempt of a Go
 // rollback that has no live provider: the run's status shows {"topic":
 // "flowgen/provider-rollback", "event": ROLLBACK} while it waits, in the
 // step's rollback state, for as long as it takes.
-const ProviderRollbackTopic = "flowgen/provider-rollback"
+const ProviderRollbackTopic = runtime.ProviderRollbackTopic
 
 // ProviderTransport carries a provider call on a transport other than
 // HTTP: it sends the request to subject and returns the reply. An error

@@ -102,11 +102,26 @@ type Wait struct {
 	Deadline time.Time `json:"deadline,omitzero"`
 }
 
-// Awaited names the event an await waits for, as people read it: event
-// "E" on topic "T", and with its correlation when it has one (with
-// correlation_id "C"). An await's timeout error and flowgen history's
-// line of a waiting run say it so.
+// ProviderTopic and ProviderRollbackTopic are the topics of the waits of
+// the engine's Go steps and Go rollbacks that remote providers serve: the
+// wait's Event is the handler's name. They are no broker topics: the
+// engine ends such a wait when a provider of the handler registers.
+// Awaited and TimeoutError say so of them, as the web view does.
+const (
+	ProviderTopic         = "flowgen/provider"
+	ProviderRollbackTopic = "flowgen/provider-rollback"
+)
+
+// Awaited names what an await waits for, as people read it: event "E" on
+// topic "T", and with its correlation when it has one (with
+// correlation_id "C"); for the wait of a Go step or rollback served by
+// remote providers, a provider of handler "H" (or of rollback handler
+// "H"). An await's timeout error and flowgen history's line of a waiting
+// run say it so.
 func (w *Wait) Awaited() string {
+	if p := w.providerOf(); p != "" {
+		return "a " + p
+	}
 	s := fmt.Sprintf("event %q on topic %q", w.Event, w.Topic)
 	if w.Correlated {
 		s += fmt.Sprintf(" with %s %q", CorrelationPath(w.Field), w.Correlation)
@@ -114,10 +129,26 @@ func (w *Wait) Awaited() string {
 	return s
 }
 
+// providerOf names the handler a provider wait waits for (provider of
+// handler "H"), and is "" for any other wait.
+func (w *Wait) providerOf() string {
+	switch w.Topic {
+	case ProviderTopic:
+		return fmt.Sprintf("provider of handler %q", w.Event)
+	case ProviderRollbackTopic:
+		return fmt.Sprintf("provider of rollback handler %q", w.Event)
+	}
+	return ""
+}
+
 // TimeoutError is the error of a wait whose Deadline passed: for an await,
-// that its event (Awaited) did not come by then.
+// that its event (Awaited) did not come by then; for a provider wait, that
+// no provider of its handler registered by then.
 func (w *Wait) TimeoutError() error {
 	by := w.Deadline.Format(time.RFC3339Nano)
+	if p := w.providerOf(); p != "" {
+		return fmt.Errorf("%w: no %s registered by %s", ErrTimeout, p, by)
+	}
 	if w.Topic != "" {
 		return fmt.Errorf("%w: no %s by %s", ErrTimeout, w.Awaited(), by)
 	}

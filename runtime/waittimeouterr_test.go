@@ -24,6 +24,12 @@ func TestAwaitTimeoutErrorNamesTheEvent(t *testing.T) {
 			`runtime: timeout: no event "cancel.confirmed" on topic "customers" with correlation_id "sub-1" by 2026-12-06T20:54:39Z`},
 		{runtime.Wait{Topic: "payments", Event: "paid", Correlated: true, Field: "order.id", Correlation: "o-1", Deadline: at},
 			`runtime: timeout: no event "paid" on topic "payments" with order.id "o-1" by 2026-12-06T20:54:39Z`},
+		// The wait of a Go step served by remote providers read as an
+		// await of an event "Charge" on a topic "flowgen/provider".
+		{runtime.Wait{Topic: "flowgen/provider", Event: "Charge", Deadline: at},
+			`runtime: timeout: no provider of handler "Charge" registered by 2026-12-06T20:54:39Z`},
+		{runtime.Wait{Topic: "flowgen/provider-rollback", Event: "Refund", Deadline: at},
+			`runtime: timeout: no provider of rollback handler "Refund" registered by 2026-12-06T20:54:39Z`},
 	} {
 		err := c.w.TimeoutError()
 		if !errors.Is(err, runtime.ErrTimeout) || err.Error() != c.want {
@@ -42,6 +48,8 @@ func TestAwaitedNamesTheEventAndItsCorrelation(t *testing.T) {
 		{runtime.Wait{Topic: "customers", Event: "cancel.confirmed"}, `event "cancel.confirmed" on topic "customers"`},
 		{runtime.Wait{Topic: "payments", Event: "paid", Correlated: true, Field: "order.id", Correlation: "o-1"},
 			`event "paid" on topic "payments" with order.id "o-1"`},
+		{runtime.Wait{Topic: "flowgen/provider", Event: "Charge"}, `a provider of handler "Charge"`},
+		{runtime.Wait{Topic: "flowgen/provider-rollback", Event: "Refund"}, `a provider of rollback handler "Refund"`},
 	} {
 		if got := c.w.Awaited(); got != c.want {
 			t.Errorf("Awaited() = %q, want %q", got, c.want)

@@ -296,6 +296,7 @@ func TestHistoryWaiting(t *testing.T) {
 		{"sleep", "Pickup", runtime.Wait{Until: t0.Add(2 * time.Hour), Deadline: t0.Add(3 * time.Hour)}},
 		{"await", "Pay", runtime.Wait{Topic: "payments", Event: "paid", Correlated: true, Correlation: "o-1", Deadline: t0.Add(72 * time.Hour)}},
 		{"call", "Insure", runtime.Wait{Child: &runtime.RunRef{Flow: "Insurance", RunID: "call@Insure"}}},
+		{"provider", "Charge", runtime.Wait{Topic: "flowgen/provider", Event: "Charge", Deadline: t0.Add(time.Hour)}},
 	} {
 		w := c.wait
 		for i, e := range []runtime.Event{
@@ -316,6 +317,9 @@ func TestHistoryWaiting(t *testing.T) {
 		"sleep": "step Pickup sleeps until 2026-05-04T12:00:00.000Z; times out at 2026-05-04T13:00:00.000Z\n",
 		"await": "step Pay waits for event \"paid\" on topic \"payments\" with correlation_id \"o-1\"; times out at 2026-05-07T10:00:00.000Z\n",
 		"call":  "step Insure waits for its child run call@Insure (flow Insurance) to end\n",
+		// A Go step served by remote providers waits for one, not for
+		// an event "Charge" on a topic "flowgen/provider".
+		"provider": "step Charge waits for a provider of handler \"Charge\"; times out at 2026-05-04T11:00:00.000Z\n",
 	} {
 		code, out, errOut := runMain("history", "-store", dir, run)
 		if code != 0 {
