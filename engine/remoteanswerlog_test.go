@@ -28,7 +28,9 @@ func TestProviderRefusedAnswerLogged(t *testing.T) {
 		"member":  `{"State": {}}`,
 		"unfit":   `{"state": {"n": 1e400}}`,
 		"outcome": `{"outcome": "` + strings.Repeat("o", 200) + `"}`,
-		"class":   `{"error": {"message": "x", "class": "fatal"}}`,
+		// A class the provider makes as long as an answer may be: its
+		// start alone is quoted, in the history as in the log.
+		"class": `{"error": {"message": "x", "class": "fatal` + strings.Repeat("l", 1<<20) + `"}}`,
 	}
 	tr := stubTransport{reqs: make(chan provider.Request, 64), answer: func(subject string, req provider.Request) []byte {
 		var st struct{ Ans string }
@@ -62,9 +64,17 @@ func TestProviderRefusedAnswerLogged(t *testing.T) {
 		logged := false
 		for line := range strings.Lines(logs.String()) {
 			logged = logged || strings.Contains(line, want) && strings.Contains(line, " subject="+remotePaySubject+" ")
+			if len(line) > 4096 {
+				t.Errorf("%s: a log line of %d bytes: %.200s...", ans, len(line), line)
+			}
 		}
 		if !logged {
-			t.Errorf("%s: log:\n%s\nwant a line with %s and the subject", ans, logs.String(), want)
+			t.Errorf("%s: log:\n%.4000s\nwant a line with %s and the subject", ans, logs.String(), want)
+		}
+		for _, ev := range h {
+			if len(ev.Error) > 1024 {
+				t.Errorf("%s: an error of %d bytes in the history: %.200s...", ans, len(ev.Error), ev.Error)
+			}
 		}
 	}
 

@@ -105,7 +105,12 @@ func (r *Response) Check() error {
 		switch r.Error.Class {
 		case "", ClassRetryable, ClassPermanent:
 		default:
-			return fmt.Errorf("error class %q is neither %q nor %q", r.Error.Class, ClassRetryable, ClassPermanent)
+			// The class is the provider's, up to an answer's 16 MiB: its
+			// start says which, as a name too long is quoted
+			// (dsl.NameProblem). Whole, it went into the run's history,
+			// past the bound of an error's message, and into the
+			// engine's log line of the refused answer.
+			return fmt.Errorf("error class %s is neither %q nor %q", snippet.Quote(r.Error.Class, 32), ClassRetryable, ClassPermanent)
 		}
 		return nil
 	}

@@ -169,3 +169,18 @@ func TestExactNamesBuildsNoPathWhenValid(t *testing.T) {
 		t.Errorf("%v allocations for 1000 elements, %v for 10: the path is written for each", many, few)
 	}
 }
+
+// An answer's error class that is not one is quoted by its start: whole,
+// a provider's class of up to 16 MiB went into the run's history, past
+// MaxProviderErrorBytes, and into the engine's log line of the refused
+// answer.
+func TestResponseCheckQuotesClassCut(t *testing.T) {
+	r := Response{Error: &Error{Message: "m", Class: "fatal" + strings.Repeat("x", 1<<20)}}
+	err := r.Check()
+	if err == nil {
+		t.Fatal("Check() = nil, want an error")
+	}
+	if msg := err.Error(); len(msg) > 200 || !strings.HasPrefix(msg, `error class "fatalxxx`) {
+		t.Fatalf("Check() = %.300s (%d bytes), want the class's start, under 200 bytes", msg, len(msg))
+	}
+}
