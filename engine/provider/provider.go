@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/flowgen/flowgen/internal/bearer"
 	"github.com/flowgen/flowgen/internal/jsonenc"
+	"github.com/flowgen/flowgen/internal/ratelog"
 )
 
 // StepFunc serves a Go step: it reads and writes the call's state and
@@ -136,8 +136,9 @@ type Options struct {
 	Client *http.Client
 	// Logger gets lease failures, and the engine's warnings of a granted
 	// registration: a handler no registered flow uses yet (the flow is
-	// not loaded yet, or the handler's name is misspelt) (default:
-	// discard).
+	// not loaded yet, or the handler's name is misspelt), and its
+	// handlers' panics with their stacks, at most PanicLogBurst a
+	// PanicLogInterval (default: discard).
 	Logger *slog.Logger
 	// MaxConns caps the connections ListenAndServe serves at once, idle
 	// keep-alive ones included (default DefaultMaxConns): each holds a
@@ -158,7 +159,8 @@ type Provider struct {
 	mu        sync.Mutex
 	steps     map[string]step
 	rollbacks map[string]RollbackFunc
-	auth      callAuth // the call credential of its registration
+	auth      callAuth        // the call credential of its registration
+	panics    *ratelog.Logger // its handlers' panics (panicked)
 }
 
 type step struct {
@@ -184,7 +186,7 @@ func New(opts Options) *Provider {
 		opts.Replica = newReplicaID()
 	}
 	opts.Engine = strings.TrimRight(opts.Engine, "/")
-	return &Provider{opts: opts, steps: map[string]step{}, rollbacks: map[string]RollbackFunc{}}
+	return &Provider{opts: opts, steps: map[string]step{}, rollbacks: map[string]RollbackFunc{}, panics: newPanicLog(opts)}
 }
 
 // Step serves Go step name ("Flow.Step" or "Step"), which may return the
@@ -237,7 +239,8 @@ func (p *Provider) CallContext(ctx context.Context, h http.Header) context.Conte
 
 // Handle serves one request body of the protocol and returns the
 // response body. A panic in a handler is a retryable error, whose stack
-// goes to Options.Logger, not into the answer.
+// goes to Options.Logger (at most PanicLogBurst a PanicLogInterval), not
+// into the answer.
 func (p *Provider) Handle(ctx context.Context, body []byte) []byte {
 	rsp := p.handle(ctx, body)
 	b, err := jsonenc.Marshal(rsp)
@@ -269,14 +272,7 @@ func (p *Provider) handle(ctx context.Context, body []byte) (rsp Response) {
 	p.mu.Unlock()
 	defer func() {
 		if v := recover(); v != nil {
-			// The stack is this service's to read: its log has it. The
-			// answer goes into the run's history, which every client of
-			// the flow service reads, cut to 4 KiB, where a stack told
-			// them this service's source paths and lost its end.
-			p.opts.Logger.Error("provider handler panicked", "provider", p.opts.Name, "handler", req.Handler,
-				"run_id", req.RunID, "idempotency_key", req.IdempotencyKey, "attempt", req.Attempt,
-				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-			rsp = Response{Error: &Error{Message: fmt.Sprintf("handler %q panicked: %v (the provider's log has the stack)", req.Handler, v), Class: ClassRetryable}}
+			rsp = p.panicked(req, v)
 		}
 	}()
 	var out string

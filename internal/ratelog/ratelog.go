@@ -2,8 +2,8 @@
 // reaches a server can make at will (a refused request, a failed TLS
 // handshake): at most a burst of them an interval, the others counted, so
 // that a flood cannot fill the log and its disk. The engine's refusal log,
-// its log of dead-lettered events and the serve commands' HTTP server log
-// use it.
+// its log of dead-lettered events, the serve commands' HTTP server log and
+// engine/provider's log of its handlers' panics use it.
 package ratelog
 
 import (
@@ -56,7 +56,7 @@ func SuppressedRecord(t time.Time, what string, suppressed int, since time.Time,
 	return r
 }
 
-// Logger writes Warn lines through Log, at most Bound's burst of them an
+// Logger writes Warn (or Error) lines through Log, at most Bound's burst of them an
 // interval by Now's time (a service's clock, so that tests can step it);
 // before the first line of a later interval it writes the count of those
 // it left out (SuppressedRecord, with Suppressed as its message).
@@ -68,13 +68,18 @@ type Logger struct {
 }
 
 // Warn logs msg with args at Warn, unless the bound leaves it out.
-func (l *Logger) Warn(msg string, args ...any) {
+func (l *Logger) Warn(msg string, args ...any) { l.at(slog.LevelWarn, msg, args) }
+
+// Error logs msg with args at Error, unless the bound leaves it out.
+func (l *Logger) Error(msg string, args ...any) { l.at(slog.LevelError, msg, args) }
+
+func (l *Logger) at(level slog.Level, msg string, args []any) {
 	now := l.Now()
 	ok, suppressed, since := l.Bound.Allow(now)
 	if suppressed > 0 {
 		_ = l.Log.Handler().Handle(context.Background(), SuppressedRecord(now, l.Suppressed, suppressed, since, l.Bound.Interval))
 	}
 	if ok {
-		l.Log.Warn(msg, args...)
+		l.Log.Log(context.Background(), level, msg, args...)
 	}
 }
