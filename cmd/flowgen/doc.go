@@ -262,7 +262,8 @@
 // and changes nothing; a connection closed for good stops serve). POST /echo/{endpoint} answers with its request body, a stand-in
 // service for trying flows. Runs in progress resume at start; SIGINT or
 // SIGTERM stops the server gracefully, each run at a step boundary (it
-// logs "flowgen serve: stopping" as it begins). See docs/engine.md.
+// logs "flowgen serve: stopping" as it begins); requests still open 30s
+// later have their connections closed, with a warning. See docs/engine.md.
 //
 // -flows is optional. Without it the server starts with no flow, and flows
 // defined with PUT /flows are kept in memory only: after a restart they

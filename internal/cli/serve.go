@@ -66,9 +66,10 @@ NATS (docs/engine.md#remote-providers); a flow whose Go handlers have no
 provider yet loads with a warning, and its runs wait for one. Callback
 URLs must be on loopback, or match a -provider-allow if given. SIGINT or
 SIGTERM stops the server gracefully (it logs "flowgen serve: stopping"
-as it begins): runs stop at a step boundary and resume at the next start;
-closing the store failing then is logged ("closing the store failed") and
-serve exits 1.
+as it begins; requests still open 30s later have their connections
+closed, with a warning): runs stop at a step boundary and resume at the
+next start; closing the store failing then is logged ("closing the store
+failed") and serve exits 1.
 
 Access: with -tokens FILE (one "ROLE TOKEN" a line, ROLE admin, client,
 provider or metrics) every request needs "Authorization: Bearer TOKEN"
@@ -489,7 +490,8 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) (err e
 		w.WriteHeader(http.StatusMethodNotAllowed)
 		_ = json.NewEncoder(w).Encode(map[string]string{"error": "method not allowed on /echo/{endpoint} (allowed: POST)"})
 	})))
-	// Shutdown waits for open requests: the web view's GET /watch streams
+	// Shutdown waits for open requests, up to listen.ShutdownTimeout, and
+	// then closes their connections: the web view's GET /watch streams
 	// end first. Then runs reach a step boundary.
 	// This mux would redirect a path that is not clean (//runs) before the
 	// engine's Handler sees it: it answers the API's JSON 404 instead.
