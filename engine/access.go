@@ -19,7 +19,8 @@ import (
 )
 
 // Role is what a caller of the HTTP API may do. A caller with RoleAdmin may
-// do everything RoleClient may.
+// do everything RoleClient, RoleProvider and RoleMetrics may; one with
+// RoleClient may do what RoleMetrics may (Allows).
 type Role string
 
 // The roles of the HTTP API.
@@ -33,6 +34,11 @@ const (
 	// (docs/engine.md#remote-providers), and nothing else: a service's
 	// token to serve handlers cannot start runs or read them.
 	RoleProvider Role = "provider"
+	// RoleMetrics reads the metrics (GET /metrics), and nothing else: a
+	// Prometheus scraper's token, kept in its configuration, cannot
+	// start runs, post events or read them. A client and an admin may
+	// read the metrics too.
+	RoleMetrics Role = "metrics"
 	// RolePublic is the need of the web view's files (GET /ui/): anyone
 	// may fetch them, without credentials, as they hold no data and do
 	// nothing; what the page shows it reads from the routes that need a
@@ -43,7 +49,17 @@ const (
 // Allows reports whether a caller with role r may use a route that needs
 // need.
 func (r Role) Allows(need Role) bool {
-	return need == RolePublic || r == need || r == RoleAdmin && (need == RoleClient || need == RoleProvider)
+	switch {
+	case need == RolePublic || r == need:
+		return true
+	case r == RoleAdmin:
+		return need == RoleClient || need == RoleProvider || need == RoleMetrics
+	case r == RoleClient:
+		// Metrics count runs by flow and state, which a client may
+		// read run by run already.
+		return need == RoleMetrics
+	}
+	return false
 }
 
 // Route is a route of the HTTP API, the role it needs and the query
@@ -83,9 +99,9 @@ var routes = []route{
 	{Route{"POST /events/{topic}/{event}", RoleClient, []string{"id"}}, (*Engine).httpPublish},
 	// Dead letters hold the payloads of every publisher: the operator's.
 	{Route{"GET /deadletters", RoleAdmin, []string{"topic", "event", "order", "limit", "cursor"}}, (*Engine).httpDeadLetters},
-	// Metrics count runs by flow and state, which a client may read run by
-	// run already: a Prometheus scraper needs no more than a client token.
-	{Route{"GET /metrics", RoleClient, nil}, (*Engine).httpMetrics},
+	// Metrics have a role of their own, so that a Prometheus scraper's
+	// token may read them and nothing else; a client may too (Allows).
+	{Route{"GET /metrics", RoleMetrics, nil}, (*Engine).httpMetrics},
 	// Remote providers (remotehttp.go): registering one decides where the
 	// engine sends run state, a role of its own.
 	{Route{"PUT /providers/{name}", RoleProvider, []string{"replica"}}, (*Engine).httpPutProvider},

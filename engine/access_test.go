@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +26,7 @@ const (
 	adminToken    = "admin-0123456789abcdef"
 	clientToken   = "client-0123456789abcdef"
 	providerToken = "provider-0123456789abcdef"
+	metricsToken  = "metrics-0123456789abcdef"
 )
 
 // writeTokens writes a token file and returns its path.
@@ -132,18 +134,24 @@ func exampleRequests(t *testing.T, e *Engine) map[string]func() apiRequest {
 	}
 }
 
+// serveEveryRoute serves, until the test ends, an engine that answers
+// every route of the table (telemetry and remote providers on), behind a
+// token of each role, and returns the example requests of its routes.
+func serveEveryRoute(t *testing.T) (*httptest.Server, map[string]func() apiRequest) {
+	fx := newFixture(t)
+	fx.auth = newTokenAuth(t, "admin "+adminToken+"\nclient "+clientToken+"\nprovider "+providerToken+"\nmetrics "+metricsToken+"\n")
+	fx.tel = &stubTelemetry{}
+	fx.remote = &ProviderOptions{}
+	e := fx.start()
+	t.Cleanup(fx.stop)
+	return httptestServer(t, e), exampleRequests(t, e)
+}
+
 // Every route of the one table, with every kind of caller: no token or a
 // wrong one is 401 with a Bearer challenge, a client on an admin route is
 // 403, and an allowed role gets through to the handler (2xx).
 func TestEveryRouteNeedsItsRole(t *testing.T) {
-	fx := newFixture(t)
-	fx.auth = newTokenAuth(t, "admin "+adminToken+"\nclient "+clientToken+"\nprovider "+providerToken+"\n")
-	fx.tel = &stubTelemetry{}
-	fx.remote = &ProviderOptions{}
-	e := fx.start()
-	defer fx.stop()
-	srv := httptestServer(t, e)
-	examples := exampleRequests(t, e)
+	srv, examples := serveEveryRoute(t)
 	callers := []struct {
 		name, token string
 		role        Role
@@ -153,6 +161,7 @@ func TestEveryRouteNeedsItsRole(t *testing.T) {
 		{"client", clientToken, RoleClient},
 		{"admin", adminToken, RoleAdmin},
 		{"provider", providerToken, RoleProvider},
+		{"metrics", metricsToken, RoleMetrics},
 	}
 	if len(Routes()) != len(examples) {
 		t.Errorf("%d routes, %d example requests", len(Routes()), len(examples))
@@ -188,7 +197,8 @@ func TestEveryRouteNeedsItsRole(t *testing.T) {
 		}
 	}
 	// The table's roles are those of the issue: a client may start runs,
-	// post events and read runs and flows; defining flows, aborting runs
+	// post events and read runs and flows; a scraper's token the metrics
+	// alone; defining flows, aborting runs
 	// and reading dead letters are the admin's, and so is reading the
 	// providers' leases (their callback URLs are addresses in the
 	// operator's network); registering providers is the provider's (and
@@ -199,12 +209,64 @@ func TestEveryRouteNeedsItsRole(t *testing.T) {
 		}
 		admin := rt.Pattern == "PUT /flows" || rt.Pattern == "POST /flows" || strings.HasSuffix(rt.Pattern, "/abort") || rt.Pattern == "GET /deadletters" || rt.Pattern == "GET /providers"
 		prov := strings.HasPrefix(rt.Pattern, "PUT /providers/") || strings.HasPrefix(rt.Pattern, "POST /providers/") || strings.HasPrefix(rt.Pattern, "DELETE /providers/")
-		if admin != (rt.Need == RoleAdmin) || prov != (rt.Need == RoleProvider) {
+		metrics := rt.Pattern == "GET /metrics"
+		if admin != (rt.Need == RoleAdmin) || prov != (rt.Need == RoleProvider) || metrics != (rt.Need == RoleMetrics) {
 			t.Errorf("%s needs %s", rt.Pattern, rt.Need)
 		}
 	}
 	if RoleProvider.Allows(RoleClient) || RoleClient.Allows(RoleProvider) || !RoleAdmin.Allows(RoleProvider) {
 		t.Error("provider: its own routes only; admin: every route")
+	}
+	if RoleMetrics.Allows(RoleClient) || RoleMetrics.Allows(RoleProvider) || RoleProvider.Allows(RoleMetrics) || !RoleClient.Allows(RoleMetrics) || !RoleAdmin.Allows(RoleMetrics) {
+		t.Error("metrics: its own route only; client and admin: the metrics too")
+	}
+}
+
+// A metrics token (a Prometheus scraper's) reads GET /metrics and nothing
+// else: every other route of the table, whatever its role, answers it 403
+// (the web view's public files aside, which need no token), while a client
+// and an admin still read the metrics. Said here route by route rather
+// than through Allows, which decides what the server does.
+func TestMetricsTokenReadsMetricsOnly(t *testing.T) {
+	srv, examples := serveEveryRoute(t)
+	for _, rt := range Routes() {
+		example, ok := examples[rt.Pattern]
+		if !ok {
+			t.Errorf("route %s has no example request: add one to exampleRequests", rt.Pattern)
+			continue
+		}
+		req := example()
+		status, _, body := send(t, srv, req.method, req.path, metricsToken, "application/json", req.body)
+		switch {
+		case rt.Pattern == "GET /metrics":
+			if status != http.StatusOK {
+				t.Errorf("%s with a metrics token: %d %s, want 200", rt.Pattern, status, body)
+			}
+		case rt.Need == RolePublic:
+			if status != http.StatusOK {
+				t.Errorf("%s with a metrics token: %d, want what anyone gets", rt.Pattern, status)
+			}
+		case status != http.StatusForbidden:
+			t.Errorf("%s with a metrics token: %d %s, want 403", rt.Pattern, status, body)
+		}
+	}
+	// A client and an admin read the metrics still, and their session
+	// says their own role and lists the route.
+	for _, c := range []struct {
+		token string
+		role  Role
+	}{{clientToken, RoleClient}, {adminToken, RoleAdmin}} {
+		if status, _, body := send(t, srv, "GET", "/metrics", c.token, "", ""); status != http.StatusOK {
+			t.Errorf("GET /metrics as %s: %d %s, want 200", c.role, status, body)
+		}
+		_, _, body := send(t, srv, "GET", "/session", c.token, "", "")
+		var got struct {
+			Role   Role     `json:"role"`
+			Routes []string `json:"routes"`
+		}
+		if err := json.Unmarshal([]byte(body), &got); err != nil || got.Role != c.role || !slices.Contains(got.Routes, "GET /metrics") {
+			t.Errorf("GET /session as %s: %v %s; want its role and GET /metrics listed", c.role, err, body)
+		}
 	}
 }
 
@@ -341,8 +403,9 @@ func TestTokenFile(t *testing.T) {
 		{"admin " + secret + " # laptop\n", "tokens:1: want ROLE TOKEN, found 4 fields: a comment (`#`) takes a line of its own"},
 		{"admin " + secret + " #laptop\n", "tokens:1: want ROLE TOKEN, found 3 fields: a comment (`#`) takes a line of its own"},
 		{"\nadmin\n", "tokens:2: want ROLE TOKEN, found 1 fields"},
-		{"root " + secret + "\n", `tokens:1: unknown role "root": want admin, client or provider`},
-		{secret + " admin\n", "tokens:1: unknown role: want admin, client or provider"},
+		{"root " + secret + "\n", `tokens:1: unknown role "root": want admin, client, provider or metrics, then the token`},
+		{"metric " + secret + "\n", `tokens:1: unknown role "metric": want admin, client, provider or metrics, then the token; did you mean "metrics"?`},
+		{secret + " admin\n", "tokens:1: unknown role: want admin, client, provider or metrics, then the token"},
 		{"admin short\n", "tokens:1: the token has 5 characters, fewer than 16"},
 		{"admin " + secret + "\u00e9\n", "not printable ASCII"},
 		{"admin " + secret + "\nclient " + secret + "\n", "tokens:2: the token of line 1 again"},

@@ -18,7 +18,8 @@ import (
 // runtime options (RuntimeOptions) as their runtime.Observer.
 type Telemetry interface {
 	runtime.Observer
-	// Metrics serves the metrics at GET /metrics (RoleClient).
+	// Metrics serves the metrics at GET /metrics (RoleMetrics: a
+	// scraper's token, a client's or an admin's).
 	Metrics() http.Handler
 	// Carry returns run, the parent context of a run that req (the context
 	// of an API request or of a broker delivery) starts, with what the run

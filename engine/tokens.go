@@ -10,9 +10,11 @@ import (
 	"io/fs"
 	"net/http"
 	goruntime "runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 
+	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/internal/bearer"
 	"github.com/flowgen/flowgen/internal/regfile"
 )
@@ -29,10 +31,11 @@ const MaxTokenFileBytes = 1 << 20
 // "ROLE TOKEN" a line:
 //
 //	# the flow service's tokens (keep this file mode 0600)
-//	admin  4f9c2b7e0d1a8c3f5e6b7a8d9c0e1f2a
-//	client 0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e
+//	admin   4f9c2b7e0d1a8c3f5e6b7a8d9c0e1f2a
+//	client  0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e
+//	metrics 7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b
 //
-// ROLE is admin, client or provider (see Role), TOKEN at least MinTokenLength
+// ROLE is admin, client, provider or metrics (see Role), TOKEN at least MinTokenLength
 // characters without white space, and a token is on one line only. Blank
 // lines and lines whose first non-blank character is # are skipped; the
 // fields are separated by spaces or tabs, and a line may end in CRLF. A
@@ -60,6 +63,10 @@ type tokenEntry struct {
 	role   Role
 	id     string // Identity.ID of the token
 }
+
+// fileRoles are the roles a token file may give, in the order its errors
+// list them.
+var fileRoles = []string{string(RoleAdmin), string(RoleClient), string(RoleProvider), string(RoleMetrics)}
 
 // compareTokens compares token digests; a variable so that a test can
 // count the comparisons.
@@ -183,12 +190,14 @@ func parseTokens(name string, src []byte) ([]tokenEntry, error) {
 			return nil, fmt.Errorf("%s:%d: want ROLE TOKEN, found %d fields%s", name, n, len(f), hint)
 		}
 		role := Role(f[0])
-		if role != RoleAdmin && role != RoleClient && role != RoleProvider {
-			what := "unknown role"
-			if len(f[0]) < MinTokenLength { // else it may be a token: not quoted
+		if !slices.Contains(fileRoles, f[0]) {
+			what, hint := "unknown role", ""
+			if len(f[0]) < MinTokenLength { // else it may be a token: neither quoted nor matched
 				what += fmt.Sprintf(" %q", f[0])
+				hint = diag.Suggestion(f[0], fileRoles)
 			}
-			return nil, fmt.Errorf("%s:%d: %s: want admin, client or provider, then the token", name, n, what)
+			return nil, fmt.Errorf("%s:%d: %s: want %s or %s, then the token%s", name, n, what,
+				strings.Join(fileRoles[:len(fileRoles)-1], ", "), fileRoles[len(fileRoles)-1], hint)
 		}
 		if len(f[1]) < MinTokenLength {
 			return nil, fmt.Errorf("%s:%d: the token has %d characters, fewer than %d: make one with `openssl rand -hex 32`", name, n, len(f[1]), MinTokenLength)

@@ -262,7 +262,8 @@
 // and changes nothing; a connection closed for good stops serve). POST /echo/{endpoint} answers with its request body, a stand-in
 // service for trying flows. Runs in progress resume at start; SIGINT or
 // SIGTERM stops the server gracefully, each run at a step boundary (it
-// logs "flowgen serve: stopping" as it begins). See docs/engine.md.
+// logs "flowgen serve: stopping" as it begins); requests still open 30s
+// later have their connections closed, with a warning. See docs/engine.md.
 //
 // -flows is optional. Without it the server starts with no flow, and flows
 // defined with PUT /flows are kept in memory only: after a restart they
@@ -298,8 +299,8 @@
 // decision. An endpoint, by flag or environment, that is no http(s) URL,
 // or holds a user:password or a query (the exporter sends neither: a
 // collector's credentials go in OTEL_EXPORTER_OTLP_HEADERS), and headers
-// variables that are no key=value pairs, are usage errors. Metrics are always served at GET /metrics (client
-// role), and a web view of the flows and runs, live, at /ui/ (the address
+// variables that are no key=value pairs, are usage errors. Metrics are always served at GET /metrics (metrics
+// role, or client or admin), and a web view of the flows and runs, live, at /ui/ (the address
 // is on the start line: ui=...; with -tokens it asks for a token and
 // shows what its role may read, an admin can abort runs there). See
 // docs/observability.md.
@@ -333,7 +334,8 @@
 // may also define flows (PUT /flows), abort runs, read the dead letters and
 // the providers' leases (GET /providers);
 // a provider may only register, renew and withdraw remote providers (an
-// admin may too). A provider's lease is the token's that registered it:
+// admin may too); a metrics token, a Prometheus scraper's, may only read
+// GET /metrics (a client and an admin may too). A provider's lease is the token's that registered it:
 // while it is live, another provider token cannot replace, renew or
 // withdraw it (403), an admin can; once it expired, any provider token may
 // take the name.

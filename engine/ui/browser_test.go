@@ -61,6 +61,7 @@ const (
 	adminToken    = "admin-0123456789abcdef"
 	clientToken   = "client-0123456789abcdef"
 	providerToken = "provider-0123456789abcdef" // a role that may not read runs
+	metricsToken  = "metrics-0123456789abcdef"  // a scraper's: GET /metrics only
 )
 
 const flows = `
@@ -340,7 +341,7 @@ func newEnvWith(t *testing.T, withTokens bool, maxWatchers int, wrap func(http.H
 func newEnvOn(t *testing.T, st envStore, withTokens bool, maxWatchers int, wrap func(http.Handler) http.Handler) *env {
 	t.Helper()
 	tokens := filepath.Join(t.TempDir(), "tokens")
-	if err := os.WriteFile(tokens, []byte("admin "+adminToken+"\nclient "+clientToken+"\nprovider "+providerToken+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(tokens, []byte("admin "+adminToken+"\nclient "+clientToken+"\nprovider "+providerToken+"\nmetrics "+metricsToken+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	auth, err := engine.NewTokenAuth(tokens)
@@ -1215,33 +1216,37 @@ func TestBrowserAbortLastStep(t *testing.T) {
 	shot(t, ctx, "2-aborted")
 }
 
-// A token whose role may not read runs (a provider's) gets the sign-in
-// form again, saying why, and another token signs in: the page is no dead
-// end.
+// A token whose role may not read runs (a provider's, a scraper's metrics
+// token) gets the sign-in form again, saying why, and another token signs
+// in: the page is no dead end.
 func TestBrowserTokenOfAnotherRole(t *testing.T) {
-	v := newEnv(t)
-	ctx := browser(t)
-	run(t, ctx, "open the page", chromedp.Navigate(v.url+"/ui/#/runs"), chromedp.WaitVisible(chromedp.CSS("#login-form")))
-	run(t, ctx, "sign in as a provider",
-		chromedp.SendKeys(chromedp.CSS("#token"), providerToken),
-		chromedp.Click(chromedp.CSS(`#login-form button[type="submit"]`)),
-		poll(`document.querySelector("#login-error").textContent.includes("provider")`),
-	)
-	form := get(t, ctx, "the form", chromedp.Evaluate[bool](`!document.querySelector("#login").hidden && document.querySelector("#view").hidden`))
-	if !form {
-		t.Error("the sign-in form is not shown after a provider's token")
+	for _, tc := range []struct{ role, token string }{{"provider", providerToken}, {"metrics", metricsToken}} {
+		t.Run(tc.role, func(t *testing.T) {
+			v := newEnv(t)
+			ctx := browser(t)
+			said := `document.querySelector("#login-error").textContent.includes("the token's role is ` + tc.role + `")`
+			run(t, ctx, "open the page", chromedp.Navigate(v.url+"/ui/#/runs"), chromedp.WaitVisible(chromedp.CSS("#login-form")))
+			run(t, ctx, "sign in as "+tc.role,
+				chromedp.SendKeys(chromedp.CSS("#token"), tc.token),
+				chromedp.Click(chromedp.CSS(`#login-form button[type="submit"]`)),
+				poll(said),
+			)
+			form := get(t, ctx, "the form", chromedp.Evaluate[bool](`!document.querySelector("#login").hidden && document.querySelector("#view").hidden && document.querySelector("#nav").hidden`))
+			if !form {
+				t.Errorf("the sign-in form alone is not shown after a %s token", tc.role)
+			}
+			shot(t, ctx, "1-refused")
+			// Opened again (the token kept in the tab), the page still offers the form.
+			run(t, ctx, "reload", js(`location.reload()`), chromedp.WaitVisible(chromedp.CSS("#login-form")), poll(said))
+			run(t, ctx, "sign in as a client",
+				chromedp.SendKeys(chromedp.CSS("#token"), clientToken),
+				chromedp.Click(chromedp.CSS(`#login-form button[type="submit"]`)),
+				chromedp.WaitVisible(chromedp.CSS("#view")),
+				chromedp.WaitReady(chromedp.CSS("#live.on")),
+			)
+			shot(t, ctx, "2-client")
+		})
 	}
-	shot(t, ctx, "1-refused")
-	// Opened again (the token kept in the tab), the page still offers the form.
-	run(t, ctx, "reload", js(`location.reload()`), chromedp.WaitVisible(chromedp.CSS("#login-form")),
-		poll(`document.querySelector("#login-error").textContent.includes("provider")`))
-	run(t, ctx, "sign in as a client",
-		chromedp.SendKeys(chromedp.CSS("#token"), clientToken),
-		chromedp.Click(chromedp.CSS(`#login-form button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.CSS("#view")),
-		chromedp.WaitReady(chromedp.CSS("#live.on")),
-	)
-	shot(t, ctx, "2-client")
 }
 
 // rowsAre waits until the runs table lists exactly ids, in order.

@@ -66,16 +66,18 @@ NATS (docs/engine.md#remote-providers); a flow whose Go handlers have no
 provider yet loads with a warning, and its runs wait for one. Callback
 URLs must be on loopback, or match a -provider-allow if given. SIGINT or
 SIGTERM stops the server gracefully (it logs "flowgen serve: stopping"
-as it begins): runs stop at a step boundary and resume at the next start;
-closing the store failing then is logged ("closing the store failed") and
-serve exits 1.
+as it begins; requests still open 30s later have their connections
+closed, with a warning): runs stop at a step boundary and resume at the
+next start; closing the store failing then is logged ("closing the store
+failed") and serve exits 1.
 
-Access: with -tokens FILE (one "ROLE TOKEN" a line, ROLE admin, client
-or provider) every request needs "Authorization: Bearer TOKEN" (401
-without, 403 for a role on what it may not do: only admin defines flows,
-aborts runs, reads dead letters and the providers' leases; provider, and
-admin, register providers; client starts runs, posts events, reads runs
-and flows); POST
+Access: with -tokens FILE (one "ROLE TOKEN" a line, ROLE admin, client,
+provider or metrics) every request needs "Authorization: Bearer TOKEN"
+(401 without, 403 for a role on what it may not do: only admin defines
+flows, aborts runs, reads dead letters and the providers' leases;
+provider, and admin, register providers; client starts runs, posts
+events, reads runs and flows; metrics, a scraper's, reads GET /metrics
+only, as client and admin may); POST
 /echo needs none. An empty -tokens "" (an unset variable) is a usage
 error, as is any empty path flag, -nats or -id. Without -tokens the API
 is open, so serve listens on loopback by default and refuses another
@@ -87,9 +89,9 @@ the key pair; a bad one is logged and the old one stays.
 
 Observing: a web view of the flows and runs, live, is at /ui/ (with
 -tokens it asks for a token, and shows what its role may read; admin can
-abort runs there). GET /metrics serves the metrics for Prometheus (client
-role). -otlp-traces sends each run's trace to an OpenTelemetry collector
-(docs/observability.md).
+abort runs there). GET /metrics serves the metrics for Prometheus (metrics
+role, or client or admin). -otlp-traces sends each run's trace to an
+OpenTelemetry collector (docs/observability.md).
 
 With -temporal HOST:PORT the runs are Temporal workflows on that cluster
 instead (-namespace, -task-queue, which are a usage error without it):
@@ -106,7 +108,7 @@ bound of a Temporal inbox, below the cluster's payload limit
 		dir := flagerr.Path(fs, "store", "store directory `DIR` (required, unless -temporal; created if missing)")
 		flows := flagerr.Path(fs, "flows", "directory `DIR` of flows (.json, .flow), created if missing, loaded at start; flows defined through the API are saved there (without it, they are lost at exit)")
 		var lc listen.Config
-		lc.Flags(fs, "admin, client or provider")
+		lc.Flags(fs, "admin, client, provider or metrics")
 		var tc otlp.Config
 		tc.Flags(fs)
 		natsURL := flagerr.NonEmpty(fs, "nats", "", "a URL", "NATS server `URL`: use JetStream as the broker instead of the in-process one")
@@ -488,7 +490,8 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) (err e
 		w.WriteHeader(http.StatusMethodNotAllowed)
 		_ = json.NewEncoder(w).Encode(map[string]string{"error": "method not allowed on /echo/{endpoint} (allowed: POST)"})
 	})))
-	// Shutdown waits for open requests: the web view's GET /watch streams
+	// Shutdown waits for open requests, up to listen.ShutdownTimeout, and
+	// then closes their connections: the web view's GET /watch streams
 	// end first. Then runs reach a step boundary.
 	// This mux would redirect a path that is not clean (//runs) before the
 	// engine's Handler sees it: it answers the API's JSON 404 instead.

@@ -54,8 +54,12 @@ type Limits struct {
 const MaxStreams = 100
 
 // ShutdownTimeout bounds how long Serve waits for open requests once its
-// context ends.
+// context ends; it then closes their connections.
 const ShutdownTimeout = 30 * time.Second
+
+// shutdownTimeout is the ShutdownTimeout Serve applies: a variable so that
+// a test can shorten it.
+var shutdownTimeout = ShutdownTimeout
 
 // Flags defines the flags of c on fs; roles names the token file's roles
 // in -tokens' help. Its file flags given empty (-tokens "$UNSET") are an
@@ -258,7 +262,9 @@ func (s *Server) Auth() engine.Authorizer {
 }
 
 // Serve listens and serves h until ctx ends, then stops taking requests
-// and waits up to ShutdownTimeout for the open ones (onShutdown, if set,
+// and waits up to ShutdownTimeout for the open ones; past it, it closes
+// their connections, which ends their handlers' contexts, and logs at
+// warn how many it closed (onShutdown, if set,
 // is called as that begins: the engine ends its watch streams; Serve
 // returns once it has, and once a SIGHUP's reload under way has). It logs
 // one line, name with the address (and interfaces=all when it listens on
@@ -284,6 +290,9 @@ func (s *Server) Serve(ctx context.Context, name string, h http.Handler, onShutd
 		}
 	}
 	lim := s.cfg.Limits
+	// The connections open, for the count of those a shutdown past its
+	// bound closes.
+	var conns openConns
 	// Each connection holds a goroutine and its buffers, so their number
 	// is bounded: beyond it Accept waits, and the kernel's backlog holds
 	// the new connections until one closes.
@@ -293,7 +302,8 @@ func (s *Server) Serve(ctx context.Context, name string, h http.Handler, onShutd
 		WriteTimeout: lim.WriteTimeout, IdleTimeout: lim.IdleTimeout,
 		MaxHeaderBytes: lim.MaxHeaderBytes,
 		HTTP2:          &http.HTTP2Config{MaxConcurrentStreams: MaxStreams},
-		ErrorLog:       slog.NewLogLogger(s.errorLog(), slog.LevelWarn)} // TLS handshake errors, among others
+		ErrorLog:       slog.NewLogLogger(s.errorLog(), slog.LevelWarn), // TLS handshake errors, among others
+		ConnState:      conns.track}
 	// Shutdown calls onShutdown on a goroutine of its own and does not
 	// wait for it: Serve does, so that nothing of it goes on once Serve
 	// has returned.
@@ -336,15 +346,40 @@ func (s *Server) Serve(ctx context.Context, name string, h http.Handler, onShutd
 		s.log.Info(name + ": stopping")
 	case err = <-errc:
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	_ = srv.Shutdown(sctx)
+	if serr := srv.Shutdown(sctx); errors.Is(serr, context.DeadlineExceeded) {
+		// Requests still open at the bound: Shutdown leaves their
+		// connections open and their handlers running after it returns,
+		// and the caller then closes what they use (the engine). Closed,
+		// the connections end, and the handlers' contexts with them.
+		n := conns.open()
+		_ = srv.Close()
+		s.log.Warn(name+": open requests cut at the shutdown bound: their connections closed",
+			"connections", n, "after", shutdownTimeout)
+	}
 	<-shutDown
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
 	return err
 }
+
+// openConns counts a server's open connections (http.Server.ConnState):
+// from their accept to their close, or their hijacking, after which the
+// server no longer holds them.
+type openConns struct{ n atomic.Int64 }
+
+func (c *openConns) track(_ net.Conn, st http.ConnState) {
+	switch st {
+	case http.StateNew:
+		c.n.Add(1)
+	case http.StateClosed, http.StateHijacked:
+		c.n.Add(-1)
+	}
+}
+
+func (c *openConns) open() int64 { return c.n.Load() }
 
 // The bound of the HTTP server's own log lines (http.Server.ErrorLog):
 // whoever reaches the port makes one at will, without credentials (a TLS

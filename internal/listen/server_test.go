@@ -1,10 +1,12 @@
 package listen
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -560,5 +562,74 @@ func TestServeLogsStopping(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), `msg="test serve: stopping"`) {
 		t.Errorf("no stopping line:\n%s", logs.String())
+	}
+	if strings.Contains(logs.String(), "cut") {
+		t.Errorf("requests said cut where none was open:\n%s", logs.String())
+	}
+}
+
+// A request still open when the shutdown's bound passes has its
+// connection closed, and its handler's context ends, before Serve
+// returns; a warning says so. Serve returned with the connection open and
+// the handler running, after which the commands close the engine it uses.
+func TestServeCutsRequestsPastShutdownTimeout(t *testing.T) {
+	defer func(d time.Duration) { shutdownTimeout = d }(shutdownTimeout)
+	shutdownTimeout = 50 * time.Millisecond // a handler that never ends on its own: any bound is passed
+	var logs logtest.Buffer
+	s, err := New(Config{Addr: "127.0.0.1:0"}, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	started, ended, release := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	defer close(release)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "first\n")
+		_ = http.NewResponseController(w).Flush()
+		close(started)
+		select { // a long answer, which only its connection's end stops
+		case <-r.Context().Done():
+			close(ended)
+		case <-release:
+		}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	addrc, done := make(chan string, 1), make(chan error, 1)
+	go func() { done <- s.Serve(ctx, "test serve", h, nil, func(a string) { addrc <- a }) }()
+	conn, err := net.Dial("tcp", <-addrc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := bufio.NewReader(res.Body)
+	if line, err := body.ReadString('\n'); err != nil || line != "first\n" {
+		t.Fatalf("the answer's start: %q %v", line, err)
+	}
+	<-started
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// Serve has returned: the connection is closed by now. The deadline
+	// only keeps the test from hanging where it is not.
+	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	_, err = io.ReadAll(body)
+	if ne, ok := errors.AsType[net.Error](err); err == nil || ok && ne.Timeout() {
+		t.Fatalf("after Serve returned, reading the answer: %v; want the connection ended", err)
+	}
+	select {
+	case <-ended:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the handler's context did not end")
+	}
+	if got := logs.String(); !strings.Contains(got, `level=WARN msg="test serve: open requests cut at the shutdown bound: their connections closed" connections=1 after=50ms`) {
+		t.Errorf("no warning of the requests cut:\n%s", got)
 	}
 }
