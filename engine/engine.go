@@ -534,8 +534,13 @@ func (e *Engine) add(fe *flowEntry) error {
 // the pages that draw the flows (GET /watch's event: flow) draw them anew.
 // Every definition comes by it, whether from Go (Register, RegisterFlow)
 // or from JSON (PUT /flows, LoadFlows, the flows directory read).
+// Telemetry is told too (Telemetry.Defined): the flow's metrics exist
+// from its definition on, not from its first run.
 func (e *Engine) inEffect(fes ...*flowEntry) {
 	for _, fe := range fes {
+		if t := e.opts.Telemetry; t != nil {
+			t.Defined(fe.name)
+		}
 		e.watch.publishFlow(fe.name)
 	}
 }

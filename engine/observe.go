@@ -46,6 +46,12 @@ type Telemetry interface {
 	// in its deliveries, as MemoryBroker): a run the message starts
 	// continues its sender's trace.
 	Sender(ctx context.Context, link string) context.Context
+	// Defined is called for each flow the engine puts in effect: each
+	// definition or new definition, from Go (Register, RegisterFlow) or
+	// JSON (LoadFlows, the flows directory, PUT /flows), before its first
+	// run (inEffect). The metrics give the flow its series at 0 then, so
+	// that an alert on a counter of its runs sees their first increase.
+	Defined(flow string)
 	// Inject writes the trace context of ctx's span, if any, into h: the
 	// headers of a call the engine makes to an HTTP provider.
 	Inject(ctx context.Context, h http.Header)

@@ -46,6 +46,8 @@ func (s *stubTelemetry) Carry(req, run context.Context) context.Context {
 
 func (s *stubTelemetry) Inject(context.Context, http.Header) {}
 
+func (s *stubTelemetry) Defined(string) {}
+
 func (s *stubTelemetry) Refused(topic, event string) {}
 
 func (s *stubTelemetry) InFlight(func() (int64, int64, iter.Seq2[string, uint64])) func() {

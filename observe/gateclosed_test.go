@@ -86,19 +86,27 @@ func TestGateClosedIsNoFailedAttempt(t *testing.T) {
 // series0 is the value of the series of metric name with labels k1=v1 and
 // k2=v2 (a counter's, a histogram's sample count), 0 when absent.
 func series0(fams map[string]*dtoFamily, name, k1, v1, k2, v2 string) float64 {
+	v, _ := seriesValue(fams, name, map[string]string{k1: v1, k2: v2})
+	return v
+}
+
+// seriesValue is the value of the series of metric name whose labels
+// include want (a counter's, a histogram's sample count), and whether
+// there is one.
+func seriesValue(fams map[string]*dtoFamily, name string, want map[string]string) (float64, bool) {
 	for _, m := range fams[name].GetMetric() {
-		want := map[string]string{k1: v1, k2: v2}
+		n := 0
 		for _, l := range m.GetLabel() {
-			if want[l.GetName()] == l.GetValue() {
-				delete(want, l.GetName())
+			if v, ok := want[l.GetName()]; ok && v == l.GetValue() {
+				n++
 			}
 		}
-		if len(want) == 0 {
+		if n == len(want) {
 			if h := m.GetHistogram(); h != nil {
-				return float64(h.GetSampleCount())
+				return float64(h.GetSampleCount()), true
 			}
-			return m.GetCounter().GetValue()
+			return m.GetCounter().GetValue(), true
 		}
 	}
-	return 0
+	return 0, false
 }

@@ -123,9 +123,10 @@ func topicEvent(topic, event string) attribute.Set {
 }
 
 // flowInfo is what the runs of one flow reuse: their span names and metric
-// series, built at the flow's first run in this process (and a step's at
-// its first attempt), so that observing a run builds no attribute set and
-// allocates neither a name nor a key to look them up by.
+// series, built once for the flow in this process (at its definition in an
+// engine, Defined, or at its first run), and a step's at its first attempt,
+// so that observing a run builds no attribute set and allocates neither a
+// name nor a key to look them up by.
 type flowInfo struct {
 	name     string
 	runName  string                      // of the run span: "run Signup"
@@ -142,20 +143,22 @@ type stepInfo struct {
 	outcomes   cowMap[runtime.Outcome, series]
 }
 
-// flow returns the flowInfo of flow. The first run of a flow in this process
-// gives it a series of flowgen_runs_finished_total at 0 for each terminal
-// state: a counter that first appears already counting hides its first
-// increase from increase() and rate() (they need two samples), and a state
-// such as compensation_failed, rare, would have its first run missed by an
-// alert.
+// flow returns the flowInfo of flow. Its making gives the flow its series
+// of the counters of its runs at 0: flowgen_runs_started_total, and
+// flowgen_runs_finished_total for each terminal state. A counter that
+// first appears already counting hides its first increase from increase()
+// and rate() (they need two samples): a state such as
+// compensation_failed, rare, would have its first run missed by an alert.
 func (t *Telemetry) flow(flow string) *flowInfo {
 	return t.flows.get(flow, func(flow string) *flowInfo {
+		ctx := context.Background()
 		f := &flowInfo{name: flow, runName: "run " + flow, series: seriesOf(keyFlow.String(flow)),
 			finished: make(map[runtime.RunState]series)}
+		t.m.runsStarted.Add(ctx, 0, f.series.add...)
 		for _, s := range runtime.RunStates {
 			if s.Terminal() {
 				f.finished[s] = seriesOf(keyFlow.String(flow), keyState.String(string(s)))
-				t.m.runsFinished.Add(context.Background(), 0, f.finished[s].add...)
+				t.m.runsFinished.Add(ctx, 0, f.finished[s].add...)
 			}
 		}
 		return f

@@ -79,8 +79,9 @@ func documentedMetricsAndAlerts(t *testing.T) (map[string]documentedMetric, stri
 // dead letter, GET /metrics exposes exactly the metrics of the table of
 // docs/observability.md, with its types and labels; the example alerts
 // use exposed names, and select exposed series (checkAlertLabels); and a flow has its runs_finished series at 0 for
-// every terminal state from its first run, so that increase() sees its
-// first compensation_failed run.
+// every terminal state once it ran (from its definition in an engine:
+// TestDefinedFlowHasZeroSeries), so that increase() sees its first
+// compensation_failed run.
 func TestMetricsAsDocumented(t *testing.T) {
 	tel, srv, stop := metricsEngine(t)
 	defer stop()

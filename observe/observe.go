@@ -121,6 +121,13 @@ func (t *Telemetry) Sender(ctx context.Context, link string) context.Context {
 	return ctx
 }
 
+// Defined gives flow, which an engine put in effect, its series at 0
+// (flow): from its definition on, an alert sees the first run it starts
+// or ends in a state, however soon after the process started
+// (engine.Telemetry.Defined). The series are the flow's definitions'
+// number, as those its runs would make.
+func (t *Telemetry) Defined(flow string) { t.flow(flow) }
+
 // Inject writes the W3C trace context of ctx's span into h, nothing
 // without tracing: a call to an HTTP provider carries its step's span.
 func (t *Telemetry) Inject(ctx context.Context, h http.Header) {

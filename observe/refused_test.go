@@ -38,16 +38,7 @@ func TestBrokerFullCounted(t *testing.T) {
 	if ds, err := e.LoadFlows("full.json", []byte(fullFlows)); err != nil {
 		t.Fatalf("%v\n%v", err, ds)
 	}
-	if err := e.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := e.Close(ctx); err != nil {
-			t.Error(err)
-		}
-	}()
+	startEngine(t, e)
 	// A consumer that never acknowledges holds the first message: the
 	// broker is full from then on.
 	stuck := make(chan struct{})

@@ -32,16 +32,7 @@ func TestInProcessTriggerContinuesThePublisherTrace(t *testing.T) {
 	if ds, err := e.LoadFlows("trigger.json", []byte(publishTrigger)); err != nil {
 		t.Fatalf("%v\n%v", err, ds)
 	}
-	if err := e.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := e.Close(ctx); err != nil {
-			t.Error(err)
-		}
-	}()
+	startEngine(t, e)
 	if _, err := e.StartRun(context.Background(), "Notify", json.RawMessage(`{}`), ""); err != nil {
 		t.Fatal(err)
 	}
