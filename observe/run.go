@@ -112,7 +112,7 @@ func (ro *runObserver) Action(ctx context.Context, a runtime.Action) (context.Co
 			attrBufs.Put(kv)
 			switch {
 			case cut, back:
-				span.AddEvent(string(out), trace.WithAttributes(attribute.String("error", tracectx.Text(err.Error()))))
+				notAFailure(span, string(out), err.Error())
 			case err != nil:
 				tracectx.Fail(span, err)
 			}
@@ -244,9 +244,7 @@ func (ro *runObserver) leaveWait(outcome, errText, link string) {
 	ro.wait.SetAttributes(keyOutcome.String(outcome))
 	switch {
 	case outcome == outcomeAborted:
-		// The abort was asked for: not a failure of the wait, as an
-		// attempt an abort cuts short is not one of the step (Action).
-		ro.wait.AddEvent(outcome, trace.WithAttributes(attribute.String("error", tracectx.Text(errText))))
+		notAFailure(ro.wait, outcome, errText)
 	case errText != "":
 		ro.wait.SetStatus(codes.Error, tracectx.Text(errText))
 	}
@@ -267,11 +265,31 @@ func (ro *runObserver) Ended(final runtime.RunState, err error) {
 		keyFinal.String(string(final)), keySuspended.Bool(suspended)}
 	ro.span.SetAttributes(kv[:5]...) // copied by the span
 	attrBufs.Put(kv)
-	if final != runtime.StateDone && !suspended {
+	switch {
+	case final == runtime.StateDone || suspended:
+	case final == runtime.StateAborted:
+		if err == nil {
+			err = runtime.ErrAborted
+		}
+		notAFailure(ro.span, outcomeAborted, err.Error())
+	default:
 		if err == nil {
 			err = errNotDone
 		}
 		ro.span.SetStatus(codes.Error, tracectx.Text(err.Error()))
 	}
 	ro.span.End()
+}
+
+// notAFailure records on span, which failed nothing of its own, why it
+// ended short: an event named outcome holding the error its work returned
+// (errText), and no status Error. An abort was asked for: the run
+// it ends aborted, the attempt it cut short (Event.Interrupted) and the
+// wait it ended are no failures, as flowgen_runs_finished_total counts
+// the run apart (state aborted, not failed), the step's attempt counts
+// outcome aborted, not error, and the web view draws neither red. So are
+// a branch cancelled because another failed (Event.Cancelled) and an
+// attempt back at its gate (Event.BackAtGate).
+func notAFailure(span trace.Span, outcome, errText string) {
+	span.AddEvent(outcome, trace.WithAttributes(attribute.String("error", tracectx.Text(errText))))
 }
