@@ -77,6 +77,7 @@ func Check(f *File, opts CheckOptions) diag.List {
 	}
 	c := &checker{opts: opts, suggestBudget: maxSuggestComparisons}
 	c.ds = append(c.ds, checkNameLimits(f)...)
+	c.ds = append(c.ds, checkReservedTopics(f)...)
 	c.ds = append(c.ds, checkNames(f, opts.Target)...)
 	flows := map[string]*Flow{}
 	for _, fl := range f.Flows {

@@ -113,6 +113,19 @@ func TestCheck(t *testing.T) {
 			},
 		},
 		{
+			// The engine's topics of provider waits are no flow's: not
+			// an await's, a trigger's or a publication's.
+			name: "reserved topics",
+			src: doc(flow("F", `"state": "S", "triggers": [{"kind": "event", "topic": "flowgen/provider", "event": "e"}]`,
+				step("W", `"action": {"kind": "await", "topic": "flowgen/provider-rollback", "event": "Undo", "timeout": "1m"}`),
+				goStep("P", `"publish": [{"topic": "flowgen/provider", "event": "P"}]`))),
+			want: []string{
+				`$.flows[0].steps[0].action: error reserved-topic: topic "flowgen/provider-rollback" is reserved for the engine's waits for a remote provider of a Go rollback [hint: use a topic of your own; the engine ends a wait on this one when a provider registers, not on an event]`,
+				`$.flows[0].steps[1].publish[0]: error reserved-topic: topic "flowgen/provider" is reserved for the engine's waits for a remote provider of a Go step [hint: use a topic of your own; the engine ends a wait on this one when a provider registers, not on an event]`,
+				`$.flows[0].triggers[0].topic: error reserved-topic: topic "flowgen/provider" is reserved for the engine's waits for a remote provider of a Go step [hint: use a topic of your own; the engine ends a wait on this one when a provider registers, not on an event]`,
+			},
+		},
+		{
 			name: "undefined target with suggestion",
 			src:  doc(flow("F", "", goStep("Activate", ""), goStep("B", `"on": [{"on": "ok", "target": "Activte"}]`))),
 			want: []string{`$.flows[0].steps[1].on[0].target: error undefined-target: transition to undefined step "Activte" in step "B" [hint: did you mean "Activate"?]`},

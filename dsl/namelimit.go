@@ -52,7 +52,7 @@ func NameProblem(what, s string) string {
 // other checks' to report.
 func checkNameLimits(f *File) diag.List {
 	var ds diag.List
-	check := func(at diag.Range, what, s string) {
+	eachName(f, func(at diag.Range, what, s string) {
 		if s == "" {
 			return
 		}
@@ -60,7 +60,14 @@ func checkNameLimits(f *File) diag.List {
 			ds = append(ds, diag.Errorf(at, "name-limit", "%s", msg).
 				WithHint("names are at most %d bytes of UTF-8 without control or format characters", MaxNameLen))
 		}
-	}
+	})
+	return ds
+}
+
+// eachName calls check with every name f writes (empty ones included),
+// what it is ("topic", "step name") and where the file writes it: the walk
+// of checkNameLimits and checkReservedTopics.
+func eachName(f *File, check func(at diag.Range, what, s string)) {
 	ident := func(at diag.Range, what string, id *Ident) {
 		if id != nil {
 			check(pick(id.Range, at), what, id.Name)
@@ -127,5 +134,4 @@ func checkNameLimits(f *File) diag.List {
 			ident(pick(r.Step.NameRange, r.Step.Range), "state field", r.Field)
 		}
 	}
-	return ds
 }

@@ -63,7 +63,8 @@ type Published struct {
 // event triggers it starts have their first event in the store, and the
 // event is in the inbox unless it only starts runs. A message ID seen
 // before is applied once. Errors: ErrBadName (a name or ID outside the
-// limits), ErrBadState (a flow cannot start from the payload),
+// limits, a topic of the engine's: runtime.ReservedTopic), ErrBadState (a
+// flow cannot start from the payload),
 // ErrIdempotencyMismatch (the ID was seen with another payload), ErrBusy
 // (the runs it starts would exceed Options.MaxRunning), ErrInboxFull,
 // ErrTooLarge (the event alone is more than the inbox may hold), ErrClosed
@@ -85,6 +86,11 @@ func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error)
 		if err != nil {
 			return Published{}, err
 		}
+	}
+	// No client's event is on the topics of the engine's provider waits,
+	// which only a provider's registration ends.
+	if msg := runtime.ReservedTopic(m.Topic); msg != "" {
+		return Published{}, fmt.Errorf("%w: %s", ErrBadName, msg)
 	}
 	if err := payloadError(m.Payload); err != nil {
 		return Published{}, fmt.Errorf("%w: %v", ErrBadState, err)

@@ -1,6 +1,7 @@
 package engine
 
-// The log of refused API requests (401, 403 by the Authorizer): an
+// The log of refused API requests (401, 403 by the Authorizer, and a
+// provider's lease change refused as another credential's): an
 // operator's only sight of a token being guessed or of a client
 // misconfigured. It is bounded, as whoever reaches the API can make a
 // refusal at will: a flood would otherwise fill the log and its disk.
@@ -48,6 +49,14 @@ func (l *refusalLog) refused(r *http.Request, need Role, err error) {
 	// to 64 KiB each.
 	l.lines.Warn("API request refused", "status", refusalStatus(err), "method", r.Method, "path", shownPath(r),
 		"remote", r.RemoteAddr, "need", string(need), "reason", refusalReason(err))
+}
+
+// leaseHeld logs a change (what: "replace", "renew", "withdraw") of
+// provider's live lease refused as another credential's (ErrLeaseHeld, a
+// 403): one more refused request, which a provider's credential makes at
+// will, so within the same bound.
+func (l *refusalLog) leaseHeld(provider, what string) {
+	l.lines.Warn("provider lease change refused: another credential holds it", "provider", provider, "change", what)
 }
 
 // refusalReason is the class of an Authorizer's error.

@@ -179,7 +179,7 @@ func (rm *remote) mayChangeLocked(l *lease, who Identity, what string, now time.
 	if !l.live(now) || l.owner == "" || l.owner == who.ID || who.Role == RoleAdmin {
 		return nil
 	}
-	rm.e.log.Warn("provider lease change refused: another credential holds it", "provider", l.name, "change", what)
+	rm.e.refusals.leaseHeld(l.name, what)
 	return fmt.Errorf("%w: cannot %s provider %q until its lease expires or an admin withdraws it", ErrLeaseHeld, what, l.name)
 }
 
@@ -345,7 +345,8 @@ func (rm *remote) passOver(t target) {
 		r.unreachable = true
 	}
 	rm.mu.Unlock()
-	rm.e.log.Warn("provider replica unreachable: passed over, for another replica of the handler or for its renewal", "provider", t.provider, "handler", t.h.Name, "url", t.h.URL, "subject", t.h.Subject)
+	key, where := t.where()
+	rm.e.log.Warn("provider replica unreachable: passed over, for another replica of the handler or for its renewal", "provider", t.provider, "handler", t.h.Name, key, where)
 }
 
 // sameOutcomes compares two sets of named outcomes ("ok" and "" are not

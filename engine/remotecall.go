@@ -18,8 +18,10 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -191,8 +193,9 @@ func (rm *remote) call(ctx context.Context, k handlerKey, step string, outcomes 
 	if !k.rollback && !declares(outcomes, rsp.Outcome) {
 		// The step's error says the outcome, not who answered it: of
 		// several providers of the handler, the log names the one at fault.
+		key, where := t.where()
 		rm.e.log.WarnContext(ctx, "provider answered an outcome its step does not declare: the step fails",
-			"provider", t.provider, "handler", t.h.Name, "run_id", req.RunID, "outcome", rsp.Outcome, "url", t.h.URL, "subject", t.h.Subject)
+			"provider", t.provider, "handler", t.h.Name, "run_id", req.RunID, "outcome", rsp.Outcome, key, where)
 	}
 	return rsp.Outcome, nil
 }
@@ -348,6 +351,11 @@ func (rm *remote) post(ctx context.Context, t target, key string, body []byte) (
 	}
 	resp, err := rm.client.Do(r)
 	if err != nil {
+		// The client's error quotes the URL called, which the log shows
+		// as the rest of the line does.
+		if ue := (*url.Error)(nil); errors.As(err, &ue) {
+			ue.URL = shownCallback(ue.URL)
+		}
 		na := rm.noAnswer(ctx, t, "", err)
 		if errors.Is(err, errProviderRedirect) || errors.Is(err, errAddressNotAllowed) {
 			// Calling again leads to the same place (the same lookup).
@@ -376,7 +384,7 @@ func (rm *remote) post(ctx context.Context, t target, key string, body []byte) (
 		// quoting that service's answer in the run would let a client
 		// read it.
 		rm.e.log.WarnContext(ctx, "provider call answered a status other than 200", "provider", t.provider, "handler", t.h.Name,
-			"run_id", runtime.RunID(ctx), "url", t.h.URL, "status", resp.StatusCode, "body", snippet.Body(out))
+			"run_id", runtime.RunID(ctx), "url", shownCallback(t.h.URL), "status", resp.StatusCode, "body", snippet.Body(out))
 		err := fmt.Errorf("HTTP %d (a provider answers 200; the engine's log has the body)", resp.StatusCode)
 		switch c := resp.StatusCode; {
 		case c >= 500, c == http.StatusRequestTimeout, c == http.StatusTooManyRequests:
@@ -431,12 +439,31 @@ func (rm *remote) noAnswer(ctx context.Context, t target, doing string, err erro
 // NATS subject), which the run's history does not say, so that of several
 // replicas of a handler the operator finds the one at fault.
 func (rm *remote) callFailed(ctx context.Context, t target, err error) {
-	key, where := "url", t.h.URL
-	if where == "" {
-		key, where = "subject", t.h.Subject
-	}
+	key, where := t.where()
 	rm.e.log.WarnContext(ctx, "provider call failed", "provider", t.provider, "handler", t.h.Name,
 		"run_id", runtime.RunID(ctx), key, where, "error", err)
+}
+
+// where is where a call to t goes, as the engine's logs name it: the
+// callback URL (shownCallback) of an HTTP provider, the subject of a NATS
+// one.
+func (t target) where() (key, value string) {
+	if t.h.URL != "" {
+		return "url", shownCallback(t.h.URL)
+	}
+	return "subject", t.h.Subject
+}
+
+// shownCallback is a callback URL as the engine's logs show it: its query
+// "?...". A registration may give a URL a query (allowList.check takes
+// one), where a provider may put a key of its own, which the operator's
+// log is no place for. A URL with a user or a fragment is never
+// registered.
+func shownCallback(u string) string {
+	if base, _, ok := strings.Cut(u, "?"); ok {
+		return base + "?..."
+	}
+	return u
 }
 
 // MaxProviderErrorBytes bounds the message of a provider's error answer

@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	"github.com/flowgen/flowgen/engine/provider"
-	"github.com/flowgen/flowgen/internal/logtest"
 	"github.com/flowgen/flowgen/runtime"
 )
 
@@ -167,10 +165,7 @@ func TestProviderUnreachableReplicaPassedOver(t *testing.T) {
 // reset before any answer; not a 5xx, not an attempt's timeout with a
 // slow provider, not a connection lost in the middle of the answer.
 func TestProviderPostUnreachable(t *testing.T) {
-	fx := newFixture(t)
-	fx.remote = &ProviderOptions{}
-	var logs logtest.Buffer
-	fx.log = slog.New(slog.NewTextHandler(&logs, nil))
+	fx, logs := providerFixtureLogged(t)
 	e := fx.start()
 	t.Cleanup(fx.stop)
 	reset := func(w http.ResponseWriter) { // the process dies: RST, no answer
@@ -233,10 +228,7 @@ func TestProviderPostUnreachable(t *testing.T) {
 // any service the allow-list admits (by default every loopback port), and
 // the run quoted that service's answer to whoever reads the run.
 func TestProviderStatusBodyNotInHistory(t *testing.T) {
-	fx := newFixture(t)
-	fx.remote = &ProviderOptions{}
-	var logs logtest.Buffer
-	fx.log = slog.New(slog.NewTextHandler(&logs, nil))
+	fx, logs := providerFixtureLogged(t)
 	e := fx.start()
 	t.Cleanup(fx.stop)
 	if _, err := e.LoadFlows("bill.json", []byte(billFlow)); err != nil {

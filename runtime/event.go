@@ -112,6 +112,23 @@ const (
 	ProviderRollbackTopic = "flowgen/provider-rollback"
 )
 
+// ReservedTopic says why a flow, a trigger or a publication may not use
+// topic, and is "" for any topic it may. ProviderTopic and
+// ProviderRollbackTopic are the engine's: it serves every wait on them as
+// a provider wait, so a flow's await there would end when a provider
+// registers, not on its event, and an event published there would look
+// like what a provider's registration does. The compiler's check
+// (reserved-topic) and the engine's door for events refuse them so.
+func ReservedTopic(topic string) string {
+	switch topic {
+	case ProviderTopic:
+		return fmt.Sprintf("topic %q is reserved for the engine's waits for a remote provider of a Go step", topic)
+	case ProviderRollbackTopic:
+		return fmt.Sprintf("topic %q is reserved for the engine's waits for a remote provider of a Go rollback", topic)
+	}
+	return ""
+}
+
 // Awaited names what an await waits for, as people read it: event "E" on
 // topic "T", and with its correlation when it has one (with
 // correlation_id "C"); for the wait of a Go step or rollback served by
