@@ -21,7 +21,6 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -30,6 +29,7 @@ import (
 	"github.com/flowgen/flowgen/internal/jsonenc"
 	"github.com/flowgen/flowgen/internal/neterr"
 	"github.com/flowgen/flowgen/internal/snippet"
+	"github.com/flowgen/flowgen/internal/urlpath"
 	"github.com/flowgen/flowgen/runtime"
 )
 
@@ -354,7 +354,7 @@ func (rm *remote) post(ctx context.Context, t target, key string, body []byte) (
 		// The client's error quotes the URL called, which the log shows
 		// as the rest of the line does.
 		if ue := (*url.Error)(nil); errors.As(err, &ue) {
-			ue.URL = shownCallback(ue.URL)
+			ue.URL = urlpath.Shown(ue.URL)
 		}
 		na := rm.noAnswer(ctx, t, "", err)
 		if errors.Is(err, errProviderRedirect) || errors.Is(err, errAddressNotAllowed) {
@@ -384,7 +384,7 @@ func (rm *remote) post(ctx context.Context, t target, key string, body []byte) (
 		// quoting that service's answer in the run would let a client
 		// read it.
 		rm.e.log.WarnContext(ctx, "provider call answered a status other than 200", "provider", t.provider, "handler", t.h.Name,
-			"run_id", runtime.RunID(ctx), "url", shownCallback(t.h.URL), "status", resp.StatusCode, "body", snippet.Body(out))
+			"run_id", runtime.RunID(ctx), "url", urlpath.Shown(t.h.URL), "status", resp.StatusCode, "body", snippet.Body(out))
 		err := fmt.Errorf("HTTP %d (a provider answers 200; the engine's log has the body)", resp.StatusCode)
 		switch c := resp.StatusCode; {
 		case c >= 500, c == http.StatusRequestTimeout, c == http.StatusTooManyRequests:
@@ -445,25 +445,13 @@ func (rm *remote) callFailed(ctx context.Context, t target, err error) {
 }
 
 // where is where a call to t goes, as the engine's logs name it: the
-// callback URL (shownCallback) of an HTTP provider, the subject of a NATS
+// callback URL (urlpath.Shown) of an HTTP provider, the subject of a NATS
 // one.
 func (t target) where() (key, value string) {
 	if t.h.URL != "" {
-		return "url", shownCallback(t.h.URL)
+		return "url", urlpath.Shown(t.h.URL)
 	}
 	return "subject", t.h.Subject
-}
-
-// shownCallback is a callback URL as the engine's logs show it: its query
-// "?...". A registration may give a URL a query (allowList.check takes
-// one), where a provider may put a key of its own, which the operator's
-// log is no place for. A URL with a user or a fragment is never
-// registered.
-func shownCallback(u string) string {
-	if base, _, ok := strings.Cut(u, "?"); ok {
-		return base + "?..."
-	}
-	return u
 }
 
 // MaxProviderErrorBytes bounds the message of a provider's error answer

@@ -41,6 +41,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/flowgen/flowgen/internal/urlpath"
 )
 
 // MaxQueue is how many ended spans wait for export at most.
@@ -122,39 +124,13 @@ func (c Config) checkEndpoint() error {
 func checkURL(name, v, example string) error {
 	u, err := url.Parse(v)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%s %q: give an http or https URL, such as %s", name, shown(v), example)
+		return fmt.Errorf("%s %q: give an http or https URL, such as %s", name, urlpath.Shown(v), example)
 	}
 	if u.User != nil || u.RawQuery != "" || u.ForceQuery {
 		return fmt.Errorf("%s %q: the OTLP exporter sends no user:password nor query of the URL (give the collector's credentials in %s, such as %s=\"authorization=Bearer ...\")",
-			name, shown(v), headersEnv, headersEnv)
+			name, urlpath.Shown(v), headersEnv, headersEnv)
 	}
 	return nil
-}
-
-// shown is an endpoint v as an error shows it: its password "xxxxx"
-// (url.Redacted) and its query, which may hold a key, "?...". A value
-// that does not parse as a URL, or parses as an opaque one
-// ("http:ann:pw@host"), which url.Redacted shows whole, is cut as text:
-// what comes before its last "@" is "xxxxx", after its first "?" "...".
-func shown(v string) string {
-	if u, err := url.Parse(v); err == nil && u.Opaque == "" {
-		c := *u
-		if c.RawQuery != "" || c.ForceQuery {
-			c.RawQuery, c.ForceQuery = "...", false
-		}
-		return c.Redacted()
-	}
-	if i := strings.IndexByte(v, '?'); i >= 0 {
-		v = v[:i] + "?..."
-	}
-	if i := strings.LastIndexByte(v, '@'); i >= 0 {
-		scheme := ""
-		if j := strings.Index(v[:i], "://"); j >= 0 {
-			scheme = v[:j+3]
-		}
-		v = scheme + "xxxxx" + v[i:]
-	}
-	return v
 }
 
 const (

@@ -1,5 +1,6 @@
-// Package urlpath is the one home of the rule "this URL stays under that
-// base URL": an rpc endpoint under its service's base URL (engine/httpcall)
+// Package urlpath is the one home of the rules of URLs taken from outside:
+// how one is shown in a log or an error (Shown), and "this URL stays under
+// that base URL": an rpc endpoint under its service's base URL (engine/httpcall)
 // and a provider's callback URL under an allow-listed prefix (engine). Both
 // must not be left by "..", nor by its escaped forms, which a server or
 // proxy may decode before it routes; and both are on the base's port,
