@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/flowgen/flowgen/internal/atomicfile"
 	"github.com/flowgen/flowgen/internal/regfile"
@@ -100,7 +101,22 @@ func recoverDir(dir string) error {
 	if err := json.Unmarshal(j, &ch); err != nil {
 		return fmt.Errorf("%s: %w (a journal cut short is never written: atomicfile)", filepath.Join(dir, FlowsJournal), err)
 	}
+	for name := range ch {
+		if !isFlowFileName(name) {
+			return fmt.Errorf("%s: names %q, not a flow's file in the directory: mend or remove the journal", filepath.Join(dir, FlowsJournal), name)
+		}
+	}
 	return replay(dir, ch)
+}
+
+// isFlowFileName reports whether a journal may name name: a flow's file,
+// <flow>.json, in the flows directory itself. The engine writes no other,
+// and a journal that a disk or a hand changed must not make a start write
+// or remove a file beside the directory ("../x.json"), below it, or the
+// journal itself.
+func isFlowFileName(name string) bool {
+	return filepath.IsLocal(name) && filepath.Base(name) == name && name != FlowsJournal &&
+		strings.HasSuffix(name, ".json") && len(name) > len(".json")
 }
 
 // replay applies ch, then removes the journal.

@@ -106,3 +106,51 @@ func FuzzParseKey(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseMachineState: ParseMachineState reads the From and To of
+// every event a store or a client hands back (history, Replay, the web
+// view): a state it accepts is written back the same by the one rule that
+// writes it (RunningState and its kin, or the fixed state itself), and a
+// phase state names a step.
+//
+//	go test ./runtime -run '^$' -fuzz FuzzParseMachineState -fuzztime 1m
+func FuzzParseMachineState(f *testing.F) {
+	for _, s := range []string{
+		"pending", "failing", "aborting", "done", "compensation_failed",
+		"A:running", "A:waiting", "A:rollback", "P:parallel", ":running",
+		"a:b:running", "A:done", "A:", "", "running",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		step, phase, ok := ParseMachineState(s)
+		if !ok {
+			if step != "" || phase != "" {
+				t.Fatalf("ParseMachineState(%q) refused it, yet gave %q, %q", s, step, phase)
+			}
+			return
+		}
+		var back string
+		switch phase {
+		case PhaseRunning:
+			back = RunningState(step)
+		case PhaseWaiting:
+			back = WaitingState(step)
+		case PhaseRollback:
+			back = RollbackState(step)
+		case PhaseParallel:
+			back = ParallelState(step)
+		default:
+			if step != "" {
+				t.Fatalf("ParseMachineState(%q): fixed state %q with step %q", s, phase, step)
+			}
+			back = phase
+		}
+		if back != s {
+			t.Fatalf("ParseMachineState(%q) = %q, %q, written back %q", s, step, phase, back)
+		}
+		if (phase == PhaseRunning || phase == PhaseWaiting || phase == PhaseRollback || phase == PhaseParallel) && step == "" {
+			t.Fatalf("ParseMachineState(%q): phase %q of no step", s, phase)
+		}
+	})
+}
