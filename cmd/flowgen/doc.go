@@ -145,8 +145,11 @@
 // A file named through a symbolic link is rewritten where the link leads,
 // and the link stays.
 // A byte order mark at the start of a file is read and dropped.
-// Formatting is idempotent. On a syntax error in any file nothing is printed
-// or written. A .json file in the JSON form (a flow service's flows) prints
+// Formatting is idempotent. On a syntax error in any file (text the parser
+// cannot read) nothing is printed or written. Fmt lays a file out and does
+// not check it: a value the parser reads but the model refuses (timeout
+// 10x, a condition's 1e3) and a statement written twice are printed as
+// written, with exit status 0; flowgen check reports them. A .json file in the JSON form (a flow service's flows) prints
 // as its .flow form, doc comments included, to compile with go generate; a
 // flow that .flow cannot say exactly is an error (code flow-form) and
 // prints nothing. -w and -l take .flow files only (a .json argument with

@@ -74,7 +74,10 @@ rewrites the files instead: atomically, only those that change, and all of
 them or, when one cannot be written, none; a symbolic link stays one, and
 the file it leads to is rewritten. A byte order mark at the start of a file
 is dropped, so -l lists such a file; -w and -l take .flow files only. On a
-syntax error in any file nothing is printed or written.`,
+syntax error in any file (text the parser cannot read) nothing is printed
+or written. Fmt does not check: a value the parser reads but the model
+refuses (timeout 10x) and a statement written twice are printed as written;
+flowgen check reports them.`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
 		write := fs.Bool("w", false, "write the result to the files instead of stdout")
 		list := fs.Bool("l", false, "list the files whose layout is not canonical, instead of printing them")
