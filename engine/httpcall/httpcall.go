@@ -40,8 +40,6 @@ import (
 	"strings"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
-
 	"github.com/flowgen/flowgen/internal/neterr"
 	"github.com/flowgen/flowgen/internal/option"
 	"github.com/flowgen/flowgen/internal/snippet"
@@ -373,7 +371,7 @@ func (e *StatusError) Retryable() bool {
 func (c *Caller) Call(ctx context.Context, service, endpoint string, req, rsp any) (err error) {
 	var span callSpan
 	ctx, span.span = tracectx.ClientSpan(ctx, "call "+service+" "+endpoint, "github.com/flowgen/flowgen/engine/httpcall",
-		attribute.String("rpc.service", service), attribute.String("rpc.method", endpoint))
+		tracectx.KeyRPCService.String(service), tracectx.KeyRPCMethod.String(endpoint))
 	defer func() { span.end(err) }()
 	base, err := c.resolver.Resolve(ctx, service)
 	if err != nil {

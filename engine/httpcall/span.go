@@ -1,9 +1,10 @@
 package httpcall
 
 // The attributes of a call's client span, by OpenTelemetry's semantic
-// conventions for HTTP client spans: the request's method, where it went
-// (url.full shown as a log line shows a URL: urlpath.Shown), the answer's
-// status, and error.type when the call failed.
+// conventions for HTTP client spans (their keys: tracectx's): the
+// request's method, where it went (url.full shown as a log line shows a
+// URL: urlpath.Shown), the answer's status, and error.type when the call
+// failed.
 
 import (
 	"context"
@@ -21,23 +22,12 @@ import (
 	"github.com/flowgen/flowgen/observe/tracectx"
 )
 
-// The attribute keys of the conventions (go.opentelemetry.io/otel/semconv
-// names them too; a package of thousands of keys for six).
-const (
-	keyMethod     = attribute.Key("http.request.method")
-	keyStatusCode = attribute.Key("http.response.status_code")
-	keyAddress    = attribute.Key("server.address")
-	keyPort       = attribute.Key("server.port")
-	keyURL        = attribute.Key("url.full")
-	keyErrorType  = attribute.Key("error.type")
-)
-
 // The error.type values of failures that are not an HTTP status.
 const (
 	// errTypeOther: the call failed before any request was sent (the
 	// service not resolved, the request not encoded, the endpoint
 	// refused): the conventions' fallback.
-	errTypeOther = "_OTHER"
+	errTypeOther = tracectx.Other
 	// errTypeTimeout: the attempt's deadline ended the request.
 	errTypeTimeout = "timeout"
 	// errTypeCanceled: the request's context was cancelled (an abort, a
@@ -64,11 +54,11 @@ func (s *callSpan) request(u string) {
 	if !s.span.IsRecording() {
 		return
 	}
-	attrs := []attribute.KeyValue{keyMethod.String(http.MethodPost), keyURL.String(urlpath.Shown(u))}
+	attrs := []attribute.KeyValue{tracectx.KeyHTTPRequestMethod.String(http.MethodPost), tracectx.KeyURLFull.String(urlpath.Shown(u))}
 	if pu, err := url.Parse(u); err == nil {
-		attrs = append(attrs, keyAddress.String(pu.Hostname()))
+		attrs = append(attrs, tracectx.KeyServerAddress.String(pu.Hostname()))
 		if port, ok := urlpath.Port(pu); ok {
-			attrs = append(attrs, keyPort.Int(port))
+			attrs = append(attrs, tracectx.KeyServerPort.Int(port))
 		}
 	}
 	s.span.SetAttributes(attrs...)
@@ -78,7 +68,7 @@ func (s *callSpan) request(u string) {
 func (s *callSpan) response(status int) {
 	s.status = status
 	if s.span.IsRecording() { // the attribute would escape to the heap for nothing
-		s.span.SetAttributes(keyStatusCode.Int(status))
+		s.span.SetAttributes(tracectx.KeyHTTPResponseStatusCode.Int(status))
 	}
 }
 
@@ -131,7 +121,7 @@ func (s *callSpan) end(err error) {
 		if t == "" {
 			t = errTypeOther
 		}
-		s.span.SetAttributes(keyErrorType.String(t))
+		s.span.SetAttributes(tracectx.KeyErrorType.String(t))
 	}
 	tracectx.End(s.span, err)
 }
