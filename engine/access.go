@@ -19,14 +19,22 @@ import (
 )
 
 // Role is what a caller of the HTTP API may do. A caller with RoleAdmin may
-// do everything RoleClient, RoleProvider and RoleMetrics may; one with
-// RoleClient may do what RoleMetrics may (Allows).
+// do everything RoleClient, RoleViewer, RoleProvider and RoleMetrics may;
+// one with RoleClient may do what RoleViewer and RoleMetrics may; one with
+// RoleViewer may do what RoleMetrics may (Allows).
 type Role string
 
 // The roles of the HTTP API.
 const (
-	// RoleClient starts runs, posts events, and reads runs and flows.
+	// RoleClient starts runs and posts events, and does what RoleViewer
+	// does.
 	RoleClient Role = "client"
+	// RoleViewer reads runs (their status, history, children and
+	// diagrams), flows and their diagrams, and follows them live (GET
+	// /watch, the web view), and nothing else: an operator's or a support
+	// desk's token that looks, and cannot start, abort or resume runs,
+	// post events or define flows. It reads the metrics too (Allows).
+	RoleViewer Role = "viewer"
 	// RoleAdmin may also define flows, abort runs, read the dead letters
 	// and the providers' leases, and do what RoleProvider does.
 	RoleAdmin Role = "admin"
@@ -36,8 +44,8 @@ const (
 	RoleProvider Role = "provider"
 	// RoleMetrics reads the metrics (GET /metrics), and nothing else: a
 	// Prometheus scraper's token, kept in its configuration, cannot
-	// start runs, post events or read them. A client and an admin may
-	// read the metrics too.
+	// start runs, post events or read them. A viewer, a client and an
+	// admin may read the metrics too.
 	RoleMetrics Role = "metrics"
 	// RolePublic is the need of the web view's files (GET /ui/): anyone
 	// may fetch them, without credentials, as they hold no data and do
@@ -53,10 +61,12 @@ func (r Role) Allows(need Role) bool {
 	case need == RolePublic || r == need:
 		return true
 	case r == RoleAdmin:
-		return need == RoleClient || need == RoleProvider || need == RoleMetrics
+		return need == RoleClient || need == RoleViewer || need == RoleProvider || need == RoleMetrics
 	case r == RoleClient:
-		// Metrics count runs by flow and state, which a client may
-		// read run by run already.
+		return need == RoleViewer || need == RoleMetrics
+	case r == RoleViewer:
+		// Metrics count runs by flow and state, which a viewer may
+		// read run by run already; they change nothing.
 		return need == RoleMetrics
 	}
 	return false
@@ -87,20 +97,21 @@ type route struct {
 var routes = []route{
 	{Route{"POST /flows/{flow}/runs", RoleClient, []string{"run_id"}}, (*Engine).httpStartFlow},
 	{Route{"POST /rpc/{endpoint}", RoleClient, []string{"run_id"}}, (*Engine).httpStartRPC},
-	{Route{"GET /runs/{id}", RoleClient, nil}, (*Engine).httpStatus},
-	{Route{"GET /runs/{id}/history", RoleClient, []string{"after", "limit", "state"}}, (*Engine).httpHistory},
-	{Route{"GET /runs/{id}/children", RoleClient, []string{"order", "limit", "cursor"}}, (*Engine).httpChildren},
-	{Route{"GET /runs", RoleClient, []string{"flow", "status", "since", "until", "correlation", "order", "limit", "cursor"}}, (*Engine).httpList},
+	{Route{"GET /runs/{id}", RoleViewer, nil}, (*Engine).httpStatus},
+	{Route{"GET /runs/{id}/history", RoleViewer, []string{"after", "limit", "state"}}, (*Engine).httpHistory},
+	{Route{"GET /runs/{id}/children", RoleViewer, []string{"order", "limit", "cursor"}}, (*Engine).httpChildren},
+	{Route{"GET /runs", RoleViewer, []string{"flow", "status", "since", "until", "correlation", "order", "limit", "cursor"}}, (*Engine).httpList},
 	{Route{"POST /runs/{id}/abort", RoleAdmin, nil}, (*Engine).httpAbort},
 	{Route{"PUT /flows", RoleAdmin, []string{"name"}}, (*Engine).httpPutFlows},
 	{Route{"POST /flows", RoleAdmin, []string{"name"}}, (*Engine).httpPutFlows},
-	{Route{"GET /flows", RoleClient, nil}, (*Engine).httpFlows},
-	{Route{"GET /flows/{flow}", RoleClient, []string{"handlers"}}, (*Engine).httpGetFlow},
+	{Route{"GET /flows", RoleViewer, nil}, (*Engine).httpFlows},
+	{Route{"GET /flows/{flow}", RoleViewer, []string{"handlers"}}, (*Engine).httpGetFlow},
 	{Route{"POST /events/{topic}/{event}", RoleClient, []string{"id"}}, (*Engine).httpPublish},
 	// Dead letters hold the payloads of every publisher: the operator's.
 	{Route{"GET /deadletters", RoleAdmin, []string{"topic", "event", "order", "limit", "cursor"}}, (*Engine).httpDeadLetters},
 	// Metrics have a role of their own, so that a Prometheus scraper's
-	// token may read them and nothing else; a client may too (Allows).
+	// token may read them and nothing else; a viewer, a client and an
+	// admin may too (Allows).
 	{Route{"GET /metrics", RoleMetrics, nil}, (*Engine).httpMetrics},
 	// Remote providers (remotehttp.go): registering one decides where the
 	// engine sends run state, a role of its own.
@@ -108,15 +119,15 @@ var routes = []route{
 	{Route{"POST /providers/{name}/renew", RoleProvider, []string{"replica"}}, (*Engine).httpRenewProvider},
 	{Route{"DELETE /providers/{name}", RoleProvider, []string{"replica"}}, (*Engine).httpDeleteProvider},
 	{Route{"GET /providers", RoleAdmin, nil}, (*Engine).httpProviders},
-	{Route{"GET /flows/{flow}/handlers", RoleClient, nil}, (*Engine).httpFlowHandlers},
+	{Route{"GET /flows/{flow}/handlers", RoleViewer, nil}, (*Engine).httpFlowHandlers},
 	// The web view (webview.go, package engine/ui): its files are public;
-	// it reads the rest with the user's token, as any client.
+	// it reads the rest with the user's token, as any viewer.
 	{Route{"GET /ui/", RolePublic, nil}, (*Engine).serveUI},
 	{Route{"GET /ui", RolePublic, nil}, (*Engine).serveUI},
-	{Route{"GET /session", RoleClient, nil}, (*Engine).httpSession},
-	{Route{"GET /watch", RoleClient, []string{"run", "flow", "kind", "children", "state"}}, (*Engine).httpWatch},
-	{Route{"GET /flows/{flow}/diagram", RoleClient, nil}, (*Engine).httpFlowDiagram},
-	{Route{"GET /runs/{id}/diagram", RoleClient, nil}, (*Engine).httpRunDiagram},
+	{Route{"GET /session", RoleViewer, nil}, (*Engine).httpSession},
+	{Route{"GET /watch", RoleViewer, []string{"run", "flow", "kind", "children", "state"}}, (*Engine).httpWatch},
+	{Route{"GET /flows/{flow}/diagram", RoleViewer, nil}, (*Engine).httpFlowDiagram},
+	{Route{"GET /runs/{id}/diagram", RoleViewer, nil}, (*Engine).httpRunDiagram},
 }
 
 // routeNeeds is the role each route of the table needs, by pattern, for a

@@ -27,6 +27,7 @@ const (
 	clientToken   = "client-0123456789abcdef"
 	providerToken = "provider-0123456789abcdef"
 	metricsToken  = "metrics-0123456789abcdef"
+	viewerToken   = "viewer-0123456789abcdef"
 )
 
 // writeTokens writes a token file and returns its path.
@@ -139,7 +140,7 @@ func exampleRequests(t *testing.T, e *Engine) map[string]func() apiRequest {
 // token of each role, and returns the example requests of its routes.
 func serveEveryRoute(t *testing.T) (*httptest.Server, map[string]func() apiRequest) {
 	fx := newFixture(t)
-	fx.auth = newTokenAuth(t, "admin "+adminToken+"\nclient "+clientToken+"\nprovider "+providerToken+"\nmetrics "+metricsToken+"\n")
+	fx.auth = newTokenAuth(t, "admin "+adminToken+"\nclient "+clientToken+"\nprovider "+providerToken+"\nmetrics "+metricsToken+"\nviewer "+viewerToken+"\n")
 	fx.tel = &stubTelemetry{}
 	fx.remote = &ProviderOptions{}
 	e := fx.start()
@@ -162,6 +163,7 @@ func TestEveryRouteNeedsItsRole(t *testing.T) {
 		{"admin", adminToken, RoleAdmin},
 		{"provider", providerToken, RoleProvider},
 		{"metrics", metricsToken, RoleMetrics},
+		{"viewer", viewerToken, RoleViewer},
 	}
 	if len(Routes()) != len(examples) {
 		t.Errorf("%d routes, %d example requests", len(Routes()), len(examples))
@@ -196,9 +198,9 @@ func TestEveryRouteNeedsItsRole(t *testing.T) {
 			}
 		}
 	}
-	// The table's roles are those of the issue: a client may start runs,
-	// post events and read runs and flows; a scraper's token the metrics
-	// alone; defining flows, aborting runs
+	// The table's roles are those of the issue: a client may start runs
+	// and post events; a viewer (and so a client) read runs and flows; a
+	// scraper's token the metrics alone; defining flows, aborting runs
 	// and reading dead letters are the admin's, and so is reading the
 	// providers' leases (their callback URLs are addresses in the
 	// operator's network); registering providers is the provider's (and
@@ -210,15 +212,38 @@ func TestEveryRouteNeedsItsRole(t *testing.T) {
 		admin := rt.Pattern == "PUT /flows" || rt.Pattern == "POST /flows" || strings.HasSuffix(rt.Pattern, "/abort") || rt.Pattern == "GET /deadletters" || rt.Pattern == "GET /providers"
 		prov := strings.HasPrefix(rt.Pattern, "PUT /providers/") || strings.HasPrefix(rt.Pattern, "POST /providers/") || strings.HasPrefix(rt.Pattern, "DELETE /providers/")
 		metrics := rt.Pattern == "GET /metrics"
-		if admin != (rt.Need == RoleAdmin) || prov != (rt.Need == RoleProvider) || metrics != (rt.Need == RoleMetrics) {
+		client := rt.Pattern == "POST /flows/{flow}/runs" || rt.Pattern == "POST /rpc/{endpoint}" || rt.Pattern == "POST /events/{topic}/{event}"
+		viewer := strings.HasPrefix(rt.Pattern, "GET /") && !admin && !metrics && rt.Need != RolePublic
+		if admin != (rt.Need == RoleAdmin) || prov != (rt.Need == RoleProvider) || metrics != (rt.Need == RoleMetrics) ||
+			client != (rt.Need == RoleClient) || viewer != (rt.Need == RoleViewer) {
 			t.Errorf("%s needs %s", rt.Pattern, rt.Need)
 		}
+	}
+	if RoleViewer.Allows(RoleClient) || RoleViewer.Allows(RoleAdmin) || RoleViewer.Allows(RoleProvider) || !RoleViewer.Allows(RoleMetrics) ||
+		!RoleClient.Allows(RoleViewer) || !RoleAdmin.Allows(RoleViewer) || RoleProvider.Allows(RoleViewer) || RoleMetrics.Allows(RoleViewer) {
+		t.Error("viewer: the reading routes and the metrics; client and admin: the reading routes too")
 	}
 	if RoleProvider.Allows(RoleClient) || RoleClient.Allows(RoleProvider) || !RoleAdmin.Allows(RoleProvider) {
 		t.Error("provider: its own routes only; admin: every route")
 	}
 	if RoleMetrics.Allows(RoleClient) || RoleMetrics.Allows(RoleProvider) || RoleProvider.Allows(RoleMetrics) || !RoleClient.Allows(RoleMetrics) || !RoleAdmin.Allows(RoleMetrics) {
 		t.Error("metrics: its own route only; client and admin: the metrics too")
+	}
+}
+
+// asEveryRoute sends the example request of every route of the table with
+// token, and gives check the route and the answer's status and body.
+func asEveryRoute(t *testing.T, srv *httptest.Server, examples map[string]func() apiRequest, token string, check func(rt Route, status int, body string)) {
+	t.Helper()
+	for _, rt := range Routes() {
+		example, ok := examples[rt.Pattern]
+		if !ok {
+			t.Errorf("route %s has no example request: add one to exampleRequests", rt.Pattern)
+			continue
+		}
+		req := example()
+		status, _, body := send(t, srv, req.method, req.path, token, "application/json", req.body)
+		check(rt, status, body)
 	}
 }
 
@@ -229,14 +254,7 @@ func TestEveryRouteNeedsItsRole(t *testing.T) {
 // than through Allows, which decides what the server does.
 func TestMetricsTokenReadsMetricsOnly(t *testing.T) {
 	srv, examples := serveEveryRoute(t)
-	for _, rt := range Routes() {
-		example, ok := examples[rt.Pattern]
-		if !ok {
-			t.Errorf("route %s has no example request: add one to exampleRequests", rt.Pattern)
-			continue
-		}
-		req := example()
-		status, _, body := send(t, srv, req.method, req.path, metricsToken, "application/json", req.body)
+	asEveryRoute(t, srv, examples, metricsToken, func(rt Route, status int, body string) {
 		switch {
 		case rt.Pattern == "GET /metrics":
 			if status != http.StatusOK {
@@ -249,7 +267,7 @@ func TestMetricsTokenReadsMetricsOnly(t *testing.T) {
 		case status != http.StatusForbidden:
 			t.Errorf("%s with a metrics token: %d %s, want 403", rt.Pattern, status, body)
 		}
-	}
+	})
 	// A client and an admin read the metrics still, and their session
 	// says their own role and lists the route.
 	for _, c := range []struct {
@@ -267,6 +285,46 @@ func TestMetricsTokenReadsMetricsOnly(t *testing.T) {
 		if err := json.Unmarshal([]byte(body), &got); err != nil || got.Role != c.role || !slices.Contains(got.Routes, "GET /metrics") {
 			t.Errorf("GET /session as %s: %v %s; want its role and GET /metrics listed", c.role, err, body)
 		}
+	}
+}
+
+// A viewer token (issue 9's roles, read-only) reads runs, their history,
+// children and diagrams, flows and their diagrams, follows them (GET
+// /watch), reads its session and the metrics, and nothing else: starting
+// runs, posting events, aborting, defining flows, the dead letters and
+// the providers answer it 403 and change nothing. Said here route by
+// route rather than through Allows, which decides what the server does.
+func TestViewerTokenReadsOnly(t *testing.T) {
+	srv, examples := serveEveryRoute(t)
+	reads := []string{
+		"GET /runs/{id}", "GET /runs/{id}/history", "GET /runs/{id}/children", "GET /runs",
+		"GET /flows", "GET /flows/{flow}", "GET /flows/{flow}/handlers", "GET /session", "GET /watch",
+		"GET /flows/{flow}/diagram", "GET /runs/{id}/diagram", "GET /metrics",
+	}
+	asEveryRoute(t, srv, examples, viewerToken, func(rt Route, status int, body string) {
+		switch {
+		case slices.Contains(reads, rt.Pattern) || rt.Need == RolePublic:
+			if status < 200 || status > 299 {
+				t.Errorf("%s with a viewer token: %d %s, want 2xx", rt.Pattern, status, body)
+			}
+		case status != http.StatusForbidden || !strings.Contains(body, "the token's role is viewer"):
+			t.Errorf("%s with a viewer token: %d %s, want 403", rt.Pattern, status, body)
+		}
+	})
+	// Its session says its role, and lists the routes it may use: the
+	// web view offers by them (no Abort, no dead letters).
+	reads = append(reads, "GET /ui", "GET /ui/")
+	_, _, body := send(t, srv, "GET", "/session", viewerToken, "", "")
+	var got struct {
+		Role   Role     `json:"role"`
+		Routes []string `json:"routes"`
+	}
+	if err := json.Unmarshal([]byte(body), &got); err != nil || got.Role != RoleViewer {
+		t.Fatalf("GET /session as viewer: %v %s; want the role viewer", err, body)
+	}
+	slices.Sort(reads)
+	if !slices.Equal(got.Routes, reads) {
+		t.Errorf("GET /session as viewer lists %v, want %v", got.Routes, reads)
 	}
 }
 
@@ -403,9 +461,10 @@ func TestTokenFile(t *testing.T) {
 		{"admin " + secret + " # laptop\n", "tokens:1: want ROLE TOKEN, found 4 fields: a comment (`#`) takes a line of its own"},
 		{"admin " + secret + " #laptop\n", "tokens:1: want ROLE TOKEN, found 3 fields: a comment (`#`) takes a line of its own"},
 		{"\nadmin\n", "tokens:2: want ROLE TOKEN, found 1 fields"},
-		{"root " + secret + "\n", `tokens:1: unknown role "root": want admin, client, provider or metrics, then the token`},
-		{"metric " + secret + "\n", `tokens:1: unknown role "metric": want admin, client, provider or metrics, then the token; did you mean "metrics"?`},
-		{secret + " admin\n", "tokens:1: unknown role: want admin, client, provider or metrics, then the token"},
+		{"root " + secret + "\n", `tokens:1: unknown role "root": want admin, client, viewer, provider or metrics, then the token`},
+		{"metric " + secret + "\n", `tokens:1: unknown role "metric": want admin, client, viewer, provider or metrics, then the token; did you mean "metrics"?`},
+		{"viwer " + secret + "\n", `tokens:1: unknown role "viwer": want admin, client, viewer, provider or metrics, then the token; did you mean "viewer"?`},
+		{secret + " admin\n", "tokens:1: unknown role: want admin, client, viewer, provider or metrics, then the token"},
 		{"admin short\n", "tokens:1: the token has 5 characters, fewer than 16"},
 		{"admin " + secret + "\u00e9\n", "not printable ASCII"},
 		{"admin " + secret + "\nclient " + secret + "\n", "tokens:2: the token of line 1 again"},

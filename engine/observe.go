@@ -19,7 +19,7 @@ import (
 type Telemetry interface {
 	runtime.Observer
 	// Metrics serves the metrics at GET /metrics (RoleMetrics: a
-	// scraper's token, a client's or an admin's).
+	// scraper's token, a viewer's, a client's or an admin's).
 	Metrics() http.Handler
 	// Carry returns run, the parent context of a run that req (the context
 	// of an API request or of a broker delivery) starts, with what the run

@@ -53,8 +53,8 @@ func TestRefusalsLoggedBounded(t *testing.T) {
 		status              int
 		want                string
 	}{
-		{"GET", "/runs", "", 401, `need=client reason="missing token"`},
-		{"GET", "/runs", guess, 401, `need=client reason="invalid token"`},
+		{"GET", "/runs", "", 401, `need=viewer reason="missing token"`},
+		{"GET", "/runs", guess, 401, `need=viewer reason="invalid token"`},
 		{"GET", "/deadletters", clientToken, 403, `need=admin reason="wrong role"`},
 	} {
 		if got := do(tc.method, tc.path, tc.token); got != tc.status {

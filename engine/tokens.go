@@ -33,9 +33,10 @@ const MaxTokenFileBytes = 1 << 20
 //	# the flow service's tokens (keep this file mode 0600)
 //	admin   4f9c2b7e0d1a8c3f5e6b7a8d9c0e1f2a
 //	client  0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e
+//	viewer  5d6e7f8a9b0c1d2e3f4a5b6c7d8e9f0a
 //	metrics 7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b
 //
-// ROLE is admin, client, provider or metrics (see Role), TOKEN at least MinTokenLength
+// ROLE is admin, client, viewer, provider or metrics (see Role), TOKEN at least MinTokenLength
 // characters without white space, and a token is on one line only. Blank
 // lines and lines whose first non-blank character is # are skipped; the
 // fields are separated by spaces or tabs, and a line may end in CRLF. A
@@ -66,7 +67,7 @@ type tokenEntry struct {
 
 // fileRoles are the roles a token file may give, in the order its errors
 // list them.
-var fileRoles = []string{string(RoleAdmin), string(RoleClient), string(RoleProvider), string(RoleMetrics)}
+var fileRoles = []string{string(RoleAdmin), string(RoleClient), string(RoleViewer), string(RoleProvider), string(RoleMetrics)}
 
 // compareTokens compares token digests; a variable so that a test can
 // count the comparisons.

@@ -23,9 +23,8 @@ import (
 // serveUI serves the web view's files (RolePublic: they hold no data).
 func (e *Engine) serveUI(w http.ResponseWriter, r *http.Request) { ui.Handler().ServeHTTP(w, r) }
 
-// httpSession answers GET /session: the caller's role ("admin" when the
-// Authorizer lets it use admin routes, else "client"; "admin" when the API
-// is open), whether the API asks for credentials, the patterns of the
+// httpSession answers GET /session: the caller's role (sessionRole;
+// "admin" when the API is open), whether the API asks for credentials, the patterns of the
 // routes it may use (from the access table, of those this engine serves:
 // unserved), and the run states
 // (runtime.RunStates, each with whether it is terminal and whether an abort
@@ -34,10 +33,7 @@ func (e *Engine) serveUI(w http.ResponseWriter, r *http.Request) { ui.Handler().
 // caller may use POST /runs/{id}/abort, not when its role is the one that
 // route needs today.
 func (e *Engine) httpSession(w http.ResponseWriter, r *http.Request) {
-	role := RoleClient // the route's guard let it through as a client
-	if e.authorize(r, RoleAdmin) == nil {
-		role = RoleAdmin
-	}
+	role := e.sessionRole(r)
 	allowed := map[Role]bool{}
 	var patterns []string
 	for pattern, need := range routeNeeds {
@@ -64,6 +60,20 @@ func (e *Engine) httpSession(w http.ResponseWriter, r *http.Request) {
 		states[i] = state{s, s.Terminal(), s.TakesAbort()}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"role": role, "auth": e.opts.Authorizer != nil, "routes": patterns, "states": states})
+}
+
+// sessionRole is the role GET /session says the caller has: the first of
+// admin and client whose routes the Authorizer lets it use, else viewer,
+// the role of GET /session itself, which the guard let it through with.
+// Asked of the Authorizer, not read from an Identity, so that one of the
+// embedder's, which tells no role, is answered too.
+func (e *Engine) sessionRole(r *http.Request) Role {
+	for _, role := range []Role{RoleAdmin, RoleClient} {
+		if e.authorize(r, role) == nil {
+			return role
+		}
+	}
+	return routeNeeds["GET /session"]
 }
 
 // moreFilters reads the filters of GET /runs that the web view adds:

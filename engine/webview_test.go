@@ -343,11 +343,11 @@ func TestSession(t *testing.T) {
 		auth  bool
 		token string
 		role  Role
-	}{{false, "", RoleAdmin}, {true, clientToken, RoleClient}, {true, adminToken, RoleAdmin}} {
+	}{{false, "", RoleAdmin}, {true, clientToken, RoleClient}, {true, adminToken, RoleAdmin}, {true, viewerToken, RoleViewer}} {
 		fx := newFixture(t)
 		fx.tel = &stubTelemetry{} // serves every route of the table
 		if c.auth {
-			fx.auth = newTokenAuth(t, "admin "+adminToken+"\nclient "+clientToken+"\n")
+			fx.auth = newTokenAuth(t, "admin "+adminToken+"\nclient "+clientToken+"\nviewer "+viewerToken+"\n")
 		}
 		e := fx.start()
 		srv := httptestServer(t, e)

@@ -42,11 +42,11 @@ func TestAbortedWaitIsNotAFailure(t *testing.T) {
 		t.Fatalf("run: %v, want aborted", err)
 	}
 	paid, signed := oneSpan(t, exp, "wait Paid"), oneSpan(t, exp, "wait Signed")
-	if paid.Status.Code != codes.Error || attr(paid, "outcome") != "timeout" {
-		t.Errorf("wait Paid, ended by its timeout: status %v, outcome %q; want Error, timeout", paid.Status, attr(paid, "outcome"))
+	if paid.Status.Code != codes.Error || attr(paid, "flowgen.outcome") != "timeout" {
+		t.Errorf("wait Paid, ended by its timeout: status %v, outcome %q; want Error, timeout", paid.Status, attr(paid, "flowgen.outcome"))
 	}
-	if signed.Status.Code == codes.Error || attr(signed, "outcome") != "aborted" {
-		t.Errorf("wait Signed, ended by an abort: status %v, outcome %q; want unset, aborted", signed.Status, attr(signed, "outcome"))
+	if signed.Status.Code == codes.Error || attr(signed, "flowgen.outcome") != "aborted" {
+		t.Errorf("wait Signed, ended by an abort: status %v, outcome %q; want unset, aborted", signed.Status, attr(signed, "flowgen.outcome"))
 	}
 	if ev := signed.Events; len(ev) != 1 || ev[0].Name != "aborted" || len(ev[0].Attributes) != 1 || ev[0].Attributes[0].Value.AsString() == "" {
 		t.Errorf("wait Signed's events: %+v, want one \"aborted\" with the error", ev)

@@ -221,8 +221,8 @@ func (r *hookRun) sdkSpans(tr trace.Tracer) {
 	ctx, run := tr.Start(context.Background(), "run Bench")
 	for i, s := range r.steps {
 		_, span := tr.Start(ctx, r.names[i])
-		*kv = [5]attribute.KeyValue{attribute.String("flow", "Bench"), attribute.String("step", s),
-			attribute.Int("flowgen.attempt", 1), attribute.String("flowgen.idempotency_key", s), attribute.String("outcome", "ok")}
+		*kv = [5]attribute.KeyValue{attribute.String("flowgen.flow", "Bench"), attribute.String("flowgen.step", s),
+			attribute.Int("flowgen.attempt", 1), attribute.String("flowgen.idempotency_key", s), attribute.String("flowgen.outcome", "ok")}
 		span.SetAttributes(kv[:]...)
 		span.End()
 	}

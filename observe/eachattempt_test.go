@@ -56,7 +56,7 @@ func TestEachAttemptWaits(t *testing.T) {
 		t.Errorf("flowgen_retries_total{step=Pay} = %v, want 1", n)
 	}
 	waits := spansNamed(exp, "wait Pay")
-	if len(waits) != 2 || attr(waits[0], "outcome") != "woken" || attr(waits[1], "outcome") != "woken" || attr(waits[1], "topic") != "ops" {
+	if len(waits) != 2 || attr(waits[0], "flowgen.outcome") != "woken" || attr(waits[1], "flowgen.outcome") != "woken" || attr(waits[1], "flowgen.topic") != "ops" {
 		t.Fatalf("%d wait spans: %+v", len(waits), waits)
 	}
 	exp.Reset()
@@ -76,7 +76,7 @@ func TestEachAttemptWaits(t *testing.T) {
 	}
 	untilWaiting(t, tel, "EachObs", 0)
 	waits = spansNamed(exp, "wait Pay")
-	if len(waits) != 2 || attr(waits[1], "outcome") != "aborted" {
+	if len(waits) != 2 || attr(waits[1], "flowgen.outcome") != "aborted" {
 		t.Fatalf("%d wait spans after the abort: %+v", len(waits), waits)
 	}
 }

@@ -77,7 +77,7 @@ func TestGateClosedIsNoFailedAttempt(t *testing.T) {
 		}
 	}
 	for _, w := range spansNamed(exp, "wait Pay") {
-		if attr(w, "outcome") != "woken" || w.Status.Code == codes.Error {
+		if attr(w, "flowgen.outcome") != "woken" || w.Status.Code == codes.Error {
 			t.Errorf("wait span %v %v, want woken", w.Attributes, w.Status)
 		}
 	}

@@ -35,16 +35,16 @@ func (t *Telemetry) Middleware(h http.Handler) http.Handler {
 		ctx := tracectx.Extract(r.Context(), r.Header)
 		method, attrs := methodAttributes(r.Method)
 		ctx, span := t.tracer.Start(ctx, method, trace.WithSpanKind(trace.SpanKindServer),
-			trace.WithAttributes(append(attrs, attribute.String("url.path", requestText(r.URL.Path)))...))
+			trace.WithAttributes(append(attrs, tracectx.KeyURLPath.String(requestText(r.URL.Path)))...))
 		defer span.End()
 		rec := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		r = r.WithContext(ctx)
 		h.ServeHTTP(rec, r)
 		if route := httpRoute(r.Pattern); route != "" { // set by the ServeMux that served it
 			span.SetName(method + " " + route)
-			span.SetAttributes(attribute.String("http.route", route))
+			span.SetAttributes(tracectx.KeyHTTPRoute.String(route))
 		}
-		span.SetAttributes(attribute.Int("http.response.status_code", rec.status))
+		span.SetAttributes(tracectx.KeyHTTPResponseStatusCode.Int(rec.status))
 		if rec.status >= 500 {
 			span.SetStatus(codes.Error, http.StatusText(rec.status))
 		}
@@ -82,10 +82,10 @@ var methods = map[string]bool{
 func methodAttributes(m string) (string, []attribute.KeyValue) {
 	attrs := make([]attribute.KeyValue, 0, 3) // and url.path
 	if methods[m] {
-		return m, append(attrs, attribute.String("http.request.method", m))
+		return m, append(attrs, tracectx.KeyHTTPRequestMethod.String(m))
 	}
-	return "HTTP", append(attrs, attribute.String("http.request.method", "_OTHER"),
-		attribute.String("http.request.method_original", requestText(m)))
+	return "HTTP", append(attrs, tracectx.KeyHTTPRequestMethod.String(tracectx.Other),
+		tracectx.KeyHTTPRequestMethodOriginal.String(requestText(m)))
 }
 
 // requestText is a request's own text (its method, its path) as its span

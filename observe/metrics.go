@@ -82,27 +82,6 @@ func (m *instruments) init(meter metric.Meter) error {
 	return nil
 }
 
-// Attribute keys of metrics and spans.
-const (
-	keyFlow      = attribute.Key("flow")
-	keyStep      = attribute.Key("step")
-	keyOutcome   = attribute.Key("outcome")
-	keyState     = attribute.Key("state")
-	keyTopic     = attribute.Key("topic")
-	keyEvent     = attribute.Key("event")
-	keySource    = attribute.Key("source")
-	keyRunID     = attribute.Key("flowgen.run_id")
-	keyAttempt   = attribute.Key("flowgen.attempt")
-	keyKey       = attribute.Key("flowgen.idempotency_key")
-	keyResumed   = attribute.Key("flowgen.resumed")
-	keyRollback  = attribute.Key("flowgen.rollback")
-	keyFinal     = attribute.Key("flowgen.final")
-	keySuspended = attribute.Key("flowgen.suspended")
-
-	keyChildFlow  = attribute.Key("flowgen.child_flow")
-	keyChildRunID = attribute.Key("flowgen.child_run_id")
-)
-
 // series is a metric series: its attributes as the options of an Add or a
 // Record, kept in slices so that recording a measurement does not allocate
 // the list of its options (a variadic argument of a call through an
@@ -119,7 +98,7 @@ func seriesOf(kvs ...attribute.KeyValue) series {
 }
 
 func topicEvent(topic, event string) attribute.Set {
-	return attribute.NewSet(keyTopic.String(topic), keyEvent.String(event))
+	return attribute.NewSet(labelTopic.String(topic), labelEvent.String(event))
 }
 
 // flowInfo is what the runs of one flow reuse: their span names and metric
@@ -152,12 +131,12 @@ type stepInfo struct {
 func (t *Telemetry) flow(flow string) *flowInfo {
 	return t.flows.get(flow, func(flow string) *flowInfo {
 		ctx := context.Background()
-		f := &flowInfo{name: flow, runName: "run " + flow, series: seriesOf(keyFlow.String(flow)),
+		f := &flowInfo{name: flow, runName: "run " + flow, series: seriesOf(labelFlow.String(flow)),
 			finished: make(map[runtime.RunState]series)}
 		t.m.runsStarted.Add(ctx, 0, f.series.add...)
 		for _, s := range runtime.RunStates {
 			if s.Terminal() {
-				f.finished[s] = seriesOf(keyFlow.String(flow), keyState.String(string(s)))
+				f.finished[s] = seriesOf(labelFlow.String(flow), labelState.String(string(s)))
 				t.m.runsFinished.Add(ctx, 0, f.finished[s].add...)
 			}
 		}
@@ -169,7 +148,7 @@ func (t *Telemetry) flow(flow string) *flowInfo {
 func (f *flowInfo) step(step string) *stepInfo {
 	return f.steps.get(step, func(step string) *stepInfo {
 		return &stepInfo{flow: f.name, step: step, spanName: [2]string{"step " + step, "rollback " + step},
-			retries: seriesOf(keyFlow.String(f.name), keyStep.String(step))}
+			retries: seriesOf(labelFlow.String(f.name), labelStep.String(step))}
 	})
 }
 
@@ -177,7 +156,7 @@ func (f *flowInfo) step(step string) *stepInfo {
 // (or its rollback's) that ended out.
 func (s *stepInfo) outcome(out runtime.Outcome) series {
 	return s.outcomes.get(out, func(out runtime.Outcome) series {
-		return seriesOf(keyFlow.String(s.flow), keyStep.String(s.step), keyOutcome.String(string(out)))
+		return seriesOf(labelFlow.String(s.flow), labelStep.String(s.step), labelOutcome.String(string(out)))
 	})
 }
 

@@ -200,7 +200,7 @@ func (t *Telemetry) InFlight(read func() (running, max int64, refused iter.Seq2[
 		o.ObserveInt64(t.m.inFlight, running)
 		o.ObserveInt64(t.m.inFlightLimit, max)
 		for source, n := range refused {
-			o.ObserveInt64(t.m.startsRefused, int64(n), metric.WithAttributeSet(attribute.NewSet(keySource.String(source))))
+			o.ObserveInt64(t.m.startsRefused, int64(n), metric.WithAttributeSet(attribute.NewSet(labelSource.String(source))))
 		}
 		return nil
 	}, t.m.inFlight, t.m.inFlightLimit, t.m.startsRefused)

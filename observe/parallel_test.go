@@ -39,11 +39,11 @@ func TestCancelledBranchIsNotAFailure(t *testing.T) {
 		t.Fatalf("run ended %s", res.Final)
 	}
 	charge, ship := oneSpan(t, exp, "step Charge"), oneSpan(t, exp, "step Ship")
-	if charge.Status.Code != codes.Error || attr(charge, "outcome") != "error" {
-		t.Errorf("step Charge, the branch that failed: status %v, outcome %q", charge.Status, attr(charge, "outcome"))
+	if charge.Status.Code != codes.Error || attr(charge, "flowgen.outcome") != "error" {
+		t.Errorf("step Charge, the branch that failed: status %v, outcome %q", charge.Status, attr(charge, "flowgen.outcome"))
 	}
-	if ship.Status.Code == codes.Error || attr(ship, "outcome") != "cancelled" {
-		t.Errorf("step Ship, cancelled because Charge failed: status %v, outcome %q, events %v", ship.Status, attr(ship, "outcome"), ship.Events)
+	if ship.Status.Code == codes.Error || attr(ship, "flowgen.outcome") != "cancelled" {
+		t.Errorf("step Ship, cancelled because Charge failed: status %v, outcome %q, events %v", ship.Status, attr(ship, "flowgen.outcome"), ship.Events)
 	}
 	if outcomes := stepOutcomes(t, tel); outcomes["Charge"] != "error" || outcomes["Ship"] != "cancelled" {
 		t.Errorf("flowgen_step_duration_seconds outcomes by step: %v, want Charge error, Ship cancelled", outcomes)
@@ -77,8 +77,8 @@ func TestAbortedStepIsNotAFailure(t *testing.T) {
 		t.Fatalf("run ended %s", res.Final)
 	}
 	s := oneSpan(t, exp, "step Slow")
-	if s.Status.Code == codes.Error || attr(s, "outcome") != "aborted" {
-		t.Errorf("step Slow, cut short by an abort: status %v, outcome %q", s.Status, attr(s, "outcome"))
+	if s.Status.Code == codes.Error || attr(s, "flowgen.outcome") != "aborted" {
+		t.Errorf("step Slow, cut short by an abort: status %v, outcome %q", s.Status, attr(s, "flowgen.outcome"))
 	}
 	if o := stepOutcomes(t, tel)["Slow"]; o != "aborted" {
 		t.Errorf("flowgen_step_duration_seconds{step=Slow} has outcome %q, want aborted", o)

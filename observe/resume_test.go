@@ -142,13 +142,13 @@ func TestResumedWaitSaysWhatFor(t *testing.T) {
 		t.Fatalf("%d wait spans, want 2", len(waits))
 	}
 	first, second := waits[0], waits[1]
-	if attr(first, "outcome") != "suspended" || attr(second, "outcome") != "aborted" {
-		t.Errorf("outcomes %q and %q, want suspended and aborted", attr(first, "outcome"), attr(second, "outcome"))
+	if attr(first, "flowgen.outcome") != "suspended" || attr(second, "flowgen.outcome") != "aborted" {
+		t.Errorf("outcomes %q and %q, want suspended and aborted", attr(first, "flowgen.outcome"), attr(second, "flowgen.outcome"))
 	}
 	if got := attr(first, "flowgen.idempotency_key"); got != "w1/Paid" {
 		t.Errorf("wait span's idempotency key %q, want w1/Paid (the waiting visit's)", got)
 	}
-	for _, key := range []string{"topic", "event", "flowgen.deadline", "flowgen.waiting_since", "flowgen.idempotency_key"} {
+	for _, key := range []string{"flowgen.topic", "flowgen.event", "flowgen.deadline", "flowgen.waiting_since", "flowgen.idempotency_key"} {
 		if a, b := attr(first, key), attr(second, key); a == "" || a != b {
 			t.Errorf("%s: first life's wait %q, resumed wait %q", key, a, b)
 		}

@@ -43,10 +43,10 @@ func TestRollbackSpans(t *testing.T) {
 			t.Errorf("%s is not a child of the run's span", s.Name)
 		}
 	}
-	if attr(a, "flowgen.rollback") != "" || attr(a, "flowgen.idempotency_key") != "u1/A" || attr(a, "outcome") != "ok" {
+	if attr(a, "flowgen.rollback") != "" || attr(a, "flowgen.idempotency_key") != "u1/A" || attr(a, "flowgen.outcome") != "ok" {
 		t.Errorf("step A attributes %v", a.Attributes)
 	}
-	if attr(undo, "flowgen.rollback") != "true" || attr(undo, "flowgen.idempotency_key") != "u1/A/rollback" || attr(undo, "step") != "A" || attr(undo, "flow") != "Undo" {
+	if attr(undo, "flowgen.rollback") != "true" || attr(undo, "flowgen.idempotency_key") != "u1/A/rollback" || attr(undo, "flowgen.step") != "A" || attr(undo, "flowgen.flow") != "Undo" {
 		t.Errorf("rollback A attributes %v", undo.Attributes)
 	}
 	if b.Status.Description != "card declined" || len(b.Events) != 1 {

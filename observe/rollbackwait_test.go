@@ -105,8 +105,8 @@ func TestGatedRollbackWaits(t *testing.T) {
 	ended(r, runtime.StateCompensated)
 	untilWaiting(t, tel, "Gate", 0)
 	w := oneSpan(t, exp, "wait Pay")
-	if attr(w, "topic") != "ops" || attr(w, "event") != "refund.allowed" || attr(w, "step") != "Pay" || attr(w, "flow") != "Gate" ||
-		attr(w, "flowgen.deadline") != gateStart.Add(time.Hour).Format(time.RFC3339Nano) || attr(w, "outcome") != "woken" ||
+	if attr(w, "flowgen.topic") != "ops" || attr(w, "flowgen.event") != "refund.allowed" || attr(w, "flowgen.step") != "Pay" || attr(w, "flowgen.flow") != "Gate" ||
+		attr(w, "flowgen.deadline") != gateStart.Add(time.Hour).Format(time.RFC3339Nano) || attr(w, "flowgen.outcome") != "woken" ||
 		attr(w, "flowgen.idempotency_key") != "g1/Pay/rollback" {
 		t.Errorf("wait span of the gate: %v", w.Attributes)
 	}
@@ -127,7 +127,7 @@ func TestGatedRollbackWaits(t *testing.T) {
 		t.Fatal(err)
 	}
 	untilWaiting(t, tel, "Gate", 0)
-	if w := oneSpan(t, exp, "wait Pay"); attr(w, "outcome") != "suspended" {
+	if w := oneSpan(t, exp, "wait Pay"); attr(w, "flowgen.outcome") != "suspended" {
 		t.Errorf("wait span of the suspended gate: %v", w.Attributes)
 	}
 	exp.Reset()
@@ -140,7 +140,7 @@ func TestGatedRollbackWaits(t *testing.T) {
 	clock.Advance(2 * time.Hour)
 	ended(r, runtime.StateCompensationFailed)
 	untilWaiting(t, tel, "Gate", 0)
-	if w := oneSpan(t, exp, "wait Pay"); attr(w, "event") != "refund.allowed" || attr(w, "outcome") != "timeout" || attr(w, "flowgen.deadline") == "" ||
+	if w := oneSpan(t, exp, "wait Pay"); attr(w, "flowgen.event") != "refund.allowed" || attr(w, "flowgen.outcome") != "timeout" || attr(w, "flowgen.deadline") == "" ||
 		attr(w, "flowgen.idempotency_key") != "g2/Pay/rollback" {
 		t.Errorf("wait span of the resumed gate past its deadline: %v", w.Attributes)
 	}
@@ -149,7 +149,7 @@ func TestGatedRollbackWaits(t *testing.T) {
 	if n := sample(telMetrics(t, tel), "flowgen_rollbacks_total", "outcome", "timeout"); n != 1 {
 		t.Errorf("flowgen_rollbacks_total{outcome=\"timeout\"} = %v, want 1", n)
 	}
-	if a := oneSpan(t, exp, "rollback Pay"); attr(a, "outcome") != "timeout" {
+	if a := oneSpan(t, exp, "rollback Pay"); attr(a, "flowgen.outcome") != "timeout" {
 		t.Errorf("rollback span of the attempt its gate's deadline ended: %v", a.Attributes)
 	}
 }
@@ -202,7 +202,7 @@ func TestRollbackCallWaits(t *testing.T) {
 	untilWaiting(t, tel, "Refund", 0)
 	w := oneSpan(t, exp, "wait Pay")
 	if attr(w, "flowgen.child_flow") != "Refund" || attr(w, "flowgen.child_run_id") != child.RunID || child.RunID == "" ||
-		attr(w, "flowgen.deadline") == "" || attr(w, "topic") != "" || attr(w, "outcome") != "woken" {
+		attr(w, "flowgen.deadline") == "" || attr(w, "flowgen.topic") != "" || attr(w, "flowgen.outcome") != "woken" {
 		t.Errorf("wait span of the rollback call (child %+v): %v", child, w.Attributes)
 	}
 }
@@ -259,7 +259,7 @@ func TestProviderRollbackWaits(t *testing.T) {
 			w = spans[0]
 		}
 	}
-	if attr(w, "topic") != engine.ProviderRollbackTopic || attr(w, "event") != "Release" || attr(w, "flowgen.deadline") != "" || attr(w, "outcome") != "woken" {
+	if attr(w, "flowgen.topic") != engine.ProviderRollbackTopic || attr(w, "flowgen.event") != "Release" || attr(w, "flowgen.deadline") != "" || attr(w, "flowgen.outcome") != "woken" {
 		t.Errorf("wait span of the provider's rollback: %v", w.Attributes)
 	}
 }

@@ -221,11 +221,11 @@ func (ro *runObserver) enterWait(ctx context.Context, step string, w *runtime.Wa
 		attrs = append(attrs, keyChildFlow.String(c.Flow), keyChildRunID.String(c.RunID))
 	}
 	if !w.Deadline.IsZero() {
-		attrs = append(attrs, attribute.String("flowgen.deadline", w.Deadline.Format(time.RFC3339Nano)))
+		attrs = append(attrs, keyDeadline.String(w.Deadline.Format(time.RFC3339Nano)))
 	}
 	// When the wait began, as the history recorded it: the same in every
 	// life of the run, where the span's own start is this life's.
-	attrs = append(attrs, attribute.String("flowgen.waiting_since", since.Format(time.RFC3339Nano)))
+	attrs = append(attrs, keyWaitingSince.String(since.Format(time.RFC3339Nano)))
 	_, ro.wait = ro.t.tracer.Start(ctx, "wait "+step, trace.WithAttributes(attrs...))
 }
 

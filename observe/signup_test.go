@@ -204,20 +204,21 @@ func TestSignupTrace(t *testing.T) {
 	for _, s := range spans {
 		switch {
 		case s.Name == "run Signup":
-			if attr(s, "flowgen.run_id") != started.RunID || attr(s, "flowgen.final") != "done" || attr(s, "flow") != "Signup" ||
+			if attr(s, "flowgen.run_id") != started.RunID || attr(s, "flowgen.final") != "done" || attr(s, "flowgen.flow") != "Signup" ||
 				attr(s, "flowgen.resumed") != "false" || attr(s, "flowgen.suspended") != "false" {
 				t.Errorf("run span attributes %v", s.Attributes)
 			}
 		case s.Name == "step CreateCustomer":
-			if attr(s, "flowgen.idempotency_key") != started.RunID+"/CreateCustomer" || attr(s, "outcome") != "ok" ||
-				attr(s, "flowgen.attempt") != "1" || attr(s, "flow") != "Signup" || attr(s, "step") != "CreateCustomer" {
+			if attr(s, "flowgen.idempotency_key") != started.RunID+"/CreateCustomer" || attr(s, "flowgen.outcome") != "ok" ||
+				attr(s, "flowgen.attempt") != "1" || attr(s, "flowgen.flow") != "Signup" || attr(s, "flowgen.step") != "CreateCustomer" {
 				t.Errorf("step span attributes %v", s.Attributes)
 			}
 		case s.Name == "call customers Customer.Create":
 			if s.SpanKind != trace.SpanKindClient {
 				t.Errorf("call span kind %v", s.SpanKind)
 			}
-			if attr(s, "rpc.service") != "customers" || attr(s, "rpc.method") != "Customer.Create" {
+			if attr(s, "rpc.service") != "customers" || attr(s, "rpc.method") != "Customer.Create" ||
+				attr(s, "http.request.method") != "POST" || attr(s, "http.response.status_code") != "200" {
 				t.Errorf("call span attributes %v", s.Attributes)
 			}
 			want := tracectx.Traceparent(s.SpanContext)
@@ -225,8 +226,8 @@ func TestSignupTrace(t *testing.T) {
 				t.Errorf("the service got traceparent %q, want the call span's %q", parents, want)
 			}
 		case s.Name == "wait AwaitPayment":
-			if attr(s, "topic") != "payments" || attr(s, "event") != "payment.succeeded" || attr(s, "outcome") != "woken" ||
-				attr(s, "flow") != "Signup" || attr(s, "step") != "AwaitPayment" {
+			if attr(s, "flowgen.topic") != "payments" || attr(s, "flowgen.event") != "payment.succeeded" || attr(s, "flowgen.outcome") != "woken" ||
+				attr(s, "flowgen.flow") != "Signup" || attr(s, "flowgen.step") != "AwaitPayment" {
 				t.Errorf("wait span attributes %v", s.Attributes)
 			}
 			// The event's request is a trace of its own, which the
@@ -243,6 +244,14 @@ func TestSignupTrace(t *testing.T) {
 			if s.SpanKind != trace.SpanKindServer || attr(s, "http.request.method") != "POST" || attr(s, "http.route") != "/flows/{flow}/runs" ||
 				attr(s, "url.path") != "/flows/Signup/runs" || attr(s, "http.response.status_code") != "201" {
 				t.Errorf("request span %v attributes %v", s.SpanKind, s.Attributes)
+			}
+		}
+		// Every attribute is of an OpenTelemetry convention or under
+		// flowgen's namespace: none is a bare "flow" or "step" that
+		// another library's attribute could mean something else by.
+		for _, kv := range s.Attributes {
+			if k := string(kv.Key); !slices.ContainsFunc([]string{"flowgen.", "http.", "url.", "server.", "rpc.", "error."}, func(ns string) bool { return strings.HasPrefix(k, ns) }) {
+				t.Errorf("span %s: attribute %s has no namespace", s.Name, k)
 			}
 		}
 		if strings.HasPrefix(s.Name, "POST /flows") || strings.HasPrefix(s.Name, "run ") || strings.HasPrefix(s.Name, "step ") {

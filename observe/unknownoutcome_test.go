@@ -60,15 +60,15 @@ func TestUnknownOutcomeIsAFailure(t *testing.T) {
 	}
 	for _, step := range []string{"Pick", "Branch"} {
 		s := oneSpan(t, exp, "step "+step)
-		if s.Status.Code != codes.Error || attr(s, "outcome") != "error" {
-			t.Errorf("step %s, which named an outcome its flow does not route: status %v, outcome %q; want Error, error", step, s.Status, attr(s, "outcome"))
+		if s.Status.Code != codes.Error || attr(s, "flowgen.outcome") != "error" {
+			t.Errorf("step %s, which named an outcome its flow does not route: status %v, outcome %q; want Error, error", step, s.Status, attr(s, "flowgen.outcome"))
 		}
 	}
-	if s := oneSpan(t, exp, "step Approve"); s.Status.Code == codes.Error || attr(s, "outcome") != "approved" {
-		t.Errorf("step Approve, whose outcome the flow routes: status %v, outcome %q", s.Status, attr(s, "outcome"))
+	if s := oneSpan(t, exp, "step Approve"); s.Status.Code == codes.Error || attr(s, "flowgen.outcome") != "approved" {
+		t.Errorf("step Approve, whose outcome the flow routes: status %v, outcome %q", s.Status, attr(s, "flowgen.outcome"))
 	}
 	if s := oneSpan(t, exp, "step Route"); s.Status.Code == codes.Error {
-		t.Errorf("step Route, a choose: status %v, outcome %q", s.Status, attr(s, "outcome"))
+		t.Errorf("step Route, a choose: status %v, outcome %q", s.Status, attr(s, "flowgen.outcome"))
 	}
 	if outcomes := stepOutcomes(t, tel); outcomes["Pick"] != "error" || outcomes["Branch"] != "error" || outcomes["Approve"] != "approved" {
 		t.Errorf("flowgen_step_duration_seconds outcomes by step: %v, want Pick error, Branch error, Approve approved", outcomes)

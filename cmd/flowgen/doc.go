@@ -303,7 +303,7 @@
 // or holds a user:password or a query (the exporter sends neither: a
 // collector's credentials go in OTEL_EXPORTER_OTLP_HEADERS), and headers
 // variables that are no key=value pairs, are usage errors. Metrics are always served at GET /metrics (metrics
-// role, or client or admin), and a web view of the flows and runs, live, at /ui/ (the address
+// role, or viewer, client or admin), and a web view of the flows and runs, live, at /ui/ (the address
 // is on the start line: ui=...; with -tokens it asks for a token and
 // shows what its role may read, an admin can abort runs there). See
 // docs/observability.md.
@@ -333,12 +333,13 @@
 //	admin  3f1b0c6e5d2a49f8b7c6d5e4f3a2b1c0
 //	client 9a8b7c6d5e4f30211203f4e5d6c7b8a9
 //
-// A client may start runs, post events, and read runs and flows; an admin
+// A viewer may read runs and flows (the web view too) and change nothing;
+// a client may also start runs and post events; an admin
 // may also define flows (PUT /flows), abort runs, read the dead letters and
 // the providers' leases (GET /providers);
 // a provider may only register, renew and withdraw remote providers (an
 // admin may too); a metrics token, a Prometheus scraper's, may only read
-// GET /metrics (a client and an admin may too). A provider's lease is the token's that registered it:
+// GET /metrics (a viewer, a client and an admin may too). A provider's lease is the token's that registered it:
 // while it is live, another provider token cannot replace, renew or
 // withdraw it (403), an admin can; once it expired, any provider token may
 // take the name.

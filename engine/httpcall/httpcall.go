@@ -40,8 +40,6 @@ import (
 	"strings"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
-
 	"github.com/flowgen/flowgen/internal/neterr"
 	"github.com/flowgen/flowgen/internal/option"
 	"github.com/flowgen/flowgen/internal/snippet"
@@ -367,12 +365,14 @@ func (e *StatusError) Retryable() bool {
 }
 
 // Call implements runtime.Caller.
-// Under a traced step the call is a client span of its own, and the
-// request carries its W3C trace context (traceparent).
+// Under a traced step the call is a client span of its own, with the
+// attributes of an HTTP client span (callSpan), and the request carries
+// its W3C trace context (traceparent).
 func (c *Caller) Call(ctx context.Context, service, endpoint string, req, rsp any) (err error) {
-	ctx, span := tracectx.ClientSpan(ctx, "call "+service+" "+endpoint, "github.com/flowgen/flowgen/engine/httpcall",
-		attribute.String("rpc.service", service), attribute.String("rpc.method", endpoint))
-	defer func() { tracectx.End(span, err) }()
+	var span callSpan
+	ctx, span.span = tracectx.ClientSpan(ctx, "call "+service+" "+endpoint, "github.com/flowgen/flowgen/engine/httpcall",
+		tracectx.KeyRPCService.String(service), tracectx.KeyRPCMethod.String(endpoint))
+	defer func() { span.end(err) }()
 	base, err := c.resolver.Resolve(ctx, service)
 	if err != nil {
 		return err
@@ -400,8 +400,10 @@ func (c *Caller) Call(ctx context.Context, service, endpoint string, req, rsp an
 		hr.Header["Idempotency-Key"] = []string{key}
 	}
 	tracectx.Inject(ctx, hr.Header)
+	span.request(u)
 	res, err := c.client.Do(hr)
 	if err != nil {
+		span.transportFailed(ctx, err)
 		// Connection refused, reset, DNS, deadline: worth another attempt.
 		if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
 			return fmt.Errorf("%s %s: %w", service, endpoint, context.Cause(ctx))
@@ -412,6 +414,7 @@ func (c *Caller) Call(ctx context.Context, service, endpoint string, req, rsp an
 		return c.failed(ctx, service, endpoint, "", err)
 	}
 	defer res.Body.Close()
+	span.response(res.StatusCode)
 	var r io.Reader = res.Body
 	if c.limits.MaxResponseBytes > 0 {
 		// One byte more than the bound tells a body over it from one
@@ -420,6 +423,7 @@ func (c *Caller) Call(ctx context.Context, service, endpoint string, req, rsp an
 	}
 	data, err := io.ReadAll(r)
 	if err != nil {
+		span.transportFailed(ctx, err)
 		return c.failed(ctx, service, endpoint, "reading the response", err)
 	}
 	tooLarge := c.limits.MaxResponseBytes > 0 && int64(len(data)) > c.limits.MaxResponseBytes
@@ -442,6 +446,7 @@ func (c *Caller) Call(ctx context.Context, service, endpoint string, req, rsp an
 		return nil // the step keeps no response: its size does not matter
 	}
 	if tooLarge {
+		span.errType = errTypeTooLarge
 		// Cut, it would not decode: say why, not what the decoder sees.
 		return runtime.Permanent(fmt.Errorf("%s %s: the response is larger than %d bytes (httpcall.Limits.MaxResponseBytes)", service, endpoint, c.limits.MaxResponseBytes))
 	}
@@ -452,12 +457,14 @@ func (c *Caller) Call(ctx context.Context, service, endpoint string, req, rsp an
 		// What json.Unmarshal would store, without its second pass and
 		// copy: data is this call's own.
 		if !json.Valid(data) {
+			span.errType = errTypeInvalid
 			return runtime.Permanent(fmt.Errorf("%s %s: decoding response: %w", service, endpoint, json.Unmarshal(data, new(any))))
 		}
 		*raw = bytes.TrimSpace(data)
 		return nil
 	}
 	if err := json.Unmarshal(data, rsp); err != nil {
+		span.errType = errTypeInvalid
 		return runtime.Permanent(fmt.Errorf("%s %s: decoding response: %w", service, endpoint, err))
 	}
 	return nil

@@ -62,6 +62,7 @@ const (
 	clientToken   = "client-0123456789abcdef"
 	providerToken = "provider-0123456789abcdef" // a role that may not read runs
 	metricsToken  = "metrics-0123456789abcdef"  // a scraper's: GET /metrics only
+	viewerToken   = "viewer-0123456789abcdef"   // reads runs and flows, does nothing
 )
 
 const flows = `
@@ -341,7 +342,7 @@ func newEnvWith(t *testing.T, withTokens bool, maxWatchers int, wrap func(http.H
 func newEnvOn(t *testing.T, st envStore, withTokens bool, maxWatchers int, wrap func(http.Handler) http.Handler) *env {
 	t.Helper()
 	tokens := filepath.Join(t.TempDir(), "tokens")
-	if err := os.WriteFile(tokens, []byte("admin "+adminToken+"\nclient "+clientToken+"\nprovider "+providerToken+"\nmetrics "+metricsToken+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(tokens, []byte("admin "+adminToken+"\nclient "+clientToken+"\nprovider "+providerToken+"\nmetrics "+metricsToken+"\nviewer "+viewerToken+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	auth, err := engine.NewTokenAuth(tokens)

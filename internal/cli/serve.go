@@ -72,12 +72,13 @@ next start; closing the store failing then is logged ("closing the store
 failed") and serve exits 1.
 
 Access: with -tokens FILE (one "ROLE TOKEN" a line, ROLE admin, client,
-provider or metrics) every request needs "Authorization: Bearer TOKEN"
-(401 without, 403 for a role on what it may not do: only admin defines
-flows, aborts runs, reads dead letters and the providers' leases;
-provider, and admin, register providers; client starts runs, posts
-events, reads runs and flows; metrics, a scraper's, reads GET /metrics
-only, as client and admin may); POST
+viewer, provider or metrics) every request needs "Authorization: Bearer
+TOKEN" (401 without, 403 for a role on what it may not do: only admin
+defines flows, aborts runs, reads dead letters and the providers'
+leases; provider, and admin, register providers; client starts runs,
+posts events, and does what viewer does; viewer reads runs and flows and
+changes nothing; metrics, a scraper's, reads GET /metrics only, as
+viewer, client and admin may); POST
 /echo needs none. An empty -tokens "" (an unset variable) is a usage
 error, as is any empty path flag, -nats or -id. Without -tokens the API
 is open, so serve listens on loopback by default and refuses another
@@ -90,7 +91,7 @@ the key pair; a bad one is logged and the old one stays.
 Observing: a web view of the flows and runs, live, is at /ui/ (with
 -tokens it asks for a token, and shows what its role may read; admin can
 abort runs there). GET /metrics serves the metrics for Prometheus (metrics
-role, or client or admin). -otlp-traces sends each run's trace to an
+role, or viewer, client or admin). -otlp-traces sends each run's trace to an
 OpenTelemetry collector (docs/observability.md).
 
 With -temporal HOST:PORT the runs are Temporal workflows on that cluster
@@ -108,7 +109,7 @@ bound of a Temporal inbox, below the cluster's payload limit
 		dir := flagerr.Path(fs, "store", "store directory `DIR` (required, unless -temporal; created if missing)")
 		flows := flagerr.Path(fs, "flows", "directory `DIR` of flows (.json, .flow), created if missing, loaded at start; flows defined through the API are saved there (without it, they are lost at exit)")
 		var lc listen.Config
-		lc.Flags(fs, "admin, client, provider or metrics")
+		lc.Flags(fs, "admin, client, viewer, provider or metrics")
 		var tc otlp.Config
 		tc.Flags(fs)
 		natsURL := flagerr.NonEmpty(fs, "nats", "", "a URL", "NATS server `URL`: use JetStream as the broker instead of the in-process one")

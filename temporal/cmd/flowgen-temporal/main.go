@@ -160,7 +160,7 @@ func (cfg *config) flags(fs *flag.FlagSet, services *httpcall.Static) {
 	fs.StringVar(&cfg.namespace, "namespace", "default", "Temporal namespace `NS`")
 	fs.StringVar(&cfg.taskQueue, "task-queue", jsonflows.DefaultTaskQueue, "Temporal task queue `Q` of the runs; every serve process of a deployment uses the same")
 	flagerr.PathVar(fs, &cfg.flows, "flows", "directory `DIR` of JSON flows, loaded at start; flows defined through the API are saved there")
-	cfg.net.Flags(fs, "admin or client; provider and metrics lines, for a file shared with flowgen serve, are accepted but have no route here: no provider API, no GET /metrics")
+	cfg.net.Flags(fs, "admin, client or viewer; provider and metrics lines, for a file shared with flowgen serve, are accepted but have no route here: no provider API, no GET /metrics")
 	cfg.trace.Flags(fs)
 	fs.Int64Var(&cfg.maxBody, "max-body", engine.MaxBody, "largest request body, in bytes (413 beyond)")
 	fs.IntVar(&cfg.payloadLimit, "payload-limit", flowtemporal.DefaultMaxInput, "the cluster's payload limit, its limit.blobSize.error, in bytes: a step whose input (the run's state and its payload) is past it fails before it is scheduled")

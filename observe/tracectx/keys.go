@@ -1,0 +1,30 @@
+package tracectx
+
+// The attribute keys of OpenTelemetry's semantic conventions that
+// flowgen's spans take (the HTTP server spans of observe, the HTTP client
+// spans of engine/httpcall): one home, shared by both. flowgen's own
+// attributes, under its namespace flowgen., are observe's (keys.go).
+// go.opentelemetry.io/otel/semconv names them too, in a package of
+// thousands of keys, for these few.
+
+import "go.opentelemetry.io/otel/attribute"
+
+// Keys of the conventions.
+const (
+	KeyHTTPRequestMethod         = attribute.Key("http.request.method")
+	KeyHTTPRequestMethodOriginal = attribute.Key("http.request.method_original")
+	KeyHTTPResponseStatusCode    = attribute.Key("http.response.status_code")
+	KeyHTTPRoute                 = attribute.Key("http.route")
+	KeyURLPath                   = attribute.Key("url.path")
+	KeyURLFull                   = attribute.Key("url.full")
+	KeyServerAddress             = attribute.Key("server.address")
+	KeyServerPort                = attribute.Key("server.port")
+	KeyErrorType                 = attribute.Key("error.type")
+	KeyRPCService                = attribute.Key("rpc.service")
+	KeyRPCMethod                 = attribute.Key("rpc.method")
+)
+
+// Other is the conventions' value of http.request.method for a method
+// they do not know, and of error.type for an error its instrumentation
+// has no value of its own for.
+const Other = "_OTHER"
