@@ -30,6 +30,8 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 	// The IANA zone database, for schedules that name a zone: serve must
@@ -124,6 +126,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case cfg.temporal == "":
 		fmt.Fprintln(stderr, "flowgen-temporal serve: -temporal HOST:PORT is required")
 		return 2
+	case clusterAddrError(cfg.temporal) != nil:
+		fmt.Fprintf(stderr, "flowgen-temporal serve: %v\n", clusterAddrError(cfg.temporal))
+		return 2
 	case cfg.taskQueue == "":
 		// jsonflows would start the runs on its default queue while this
 		// worker polled "", which Temporal refuses: no run would move.
@@ -166,6 +171,28 @@ func (cfg *config) flags(fs *flag.FlagSet, services *httpcall.Static) {
 	fs.IntVar(&cfg.payloadLimit, "payload-limit", flowtemporal.DefaultMaxInput, "the cluster's payload limit, its limit.blobSize.error, in bytes: a step whose input (the run's state and its payload) is past it fails before it is scheduled")
 	fs.Int64Var(&cfg.inboxBytes, "inbox-bytes", jsonflows.DefaultInboxBytes, "bytes an inbox holds of awaited events no run has taken (POST /events beyond answers 429); keep it below -payload-limit")
 	fs.Var(services, "service", "a service for rpc steps, as `NAME=URL` with an http(s) base URL (repeatable, once per NAME)")
+}
+
+// clusterAddrError says what is wrong with -temporal's value, nil for a
+// HOST:PORT with a port, or for a gRPC target naming its resolver
+// (dns:///HOST:PORT), which the SDK's HostPort takes too. The SDK takes a
+// bare host for one on gRPC's default port, 443, not Temporal's 7233, so
+// `-temporal localhost` failed as a cluster at 127.0.0.1:443 that
+// cannot be reached, exit 1, rather than as a usage error.
+func clusterAddrError(addr string) error {
+	if strings.Contains(addr, ":///") {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err == nil {
+		if n, perr := strconv.Atoi(port); perr != nil || n < 1 || n > 65535 {
+			err = fmt.Errorf("port %q is not a number from 1 to 65535", port)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("-temporal %q: want HOST:PORT, such as localhost:7233, Temporal's frontend port: %v", addr, err)
+	}
+	return nil
 }
 
 // dialError is what client.Dial's err says of the cluster at hostPort.
