@@ -40,6 +40,7 @@ import (
 	_ "time/tzdata"
 
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/opentelemetry"
 	"go.temporal.io/sdk/interceptor"
@@ -217,6 +218,21 @@ func dialError(ctx context.Context, hostPort string, err error) error {
 	return fmt.Errorf("the Temporal cluster at %s cannot be reached: %w", hostPort, err)
 }
 
+// checkNamespace says so of a namespace the cluster does not have, before
+// anything is written: the worker's start said it too, but after -flows
+// was made (created if missing) and the address bound. Any other error is
+// left to the worker's start, which asks the same.
+func checkNamespace(ctx context.Context, c client.Client, cfg config) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: cfg.namespace})
+	var nf *serviceerror.NamespaceNotFound
+	if errors.As(err, &nf) {
+		return fmt.Errorf("the Temporal cluster at %s has no namespace %q (-namespace): %w", cfg.temporal, cfg.namespace, err)
+	}
+	return nil
+}
+
 // serve runs the API and the worker until ctx ends; ready gets the
 // listening address.
 func serve(ctx context.Context, cfg config, ready func(addr string)) error {
@@ -243,6 +259,9 @@ func serve(ctx context.Context, cfg config, ready func(addr string)) error {
 		return dialError(ctx, cfg.temporal, err)
 	}
 	defer c.Close()
+	if err := checkNamespace(ctx, c, cfg); err != nil {
+		return err
+	}
 	// The API requests' spans: flowgen serve's middleware (nil tp: none).
 	tel, err := observe.New(observe.Options{TracerProvider: tp})
 	if err != nil {
