@@ -210,3 +210,14 @@ func TestServeRefusesClusterAddressWithoutPort(t *testing.T) {
 		}
 	}
 }
+
+// An empty -namespace is a usage error: the SDK took it for "default",
+// while serve's namespace check and its logs named "", and a cluster
+// without "default" failed only at the worker's start, after -flows.
+func TestServeRefusesEmptyNamespace(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run([]string{"serve", "-temporal", "127.0.0.1:1", "-namespace", ""}, &out, &errb)
+	if code != 2 || !strings.Contains(errb.String(), "-namespace must not be empty") {
+		t.Errorf("serve -namespace '': exit %d, stderr %q; want 2 and why", code, errb.String())
+	}
+}

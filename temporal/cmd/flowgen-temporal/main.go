@@ -130,6 +130,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case clusterAddrError(cfg.temporal) != nil:
 		fmt.Fprintf(stderr, "flowgen-temporal serve: %v\n", clusterAddrError(cfg.temporal))
 		return 2
+	case cfg.namespace == "":
+		// The SDK would take "" for "default", while serve's check of the
+		// namespace, its logs and its schedules would name "".
+		fmt.Fprintln(stderr, "flowgen-temporal serve: -namespace must not be empty (Temporal's own is \"default\")")
+		return 2
 	case cfg.taskQueue == "":
 		// jsonflows would start the runs on its default queue while this
 		// worker polled "", which Temporal refuses: no run would move.
