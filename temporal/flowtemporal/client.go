@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
@@ -210,8 +209,12 @@ func AbortRun(ctx context.Context, c client.Client, runID string, check func(*wo
 			return err
 		}
 	}
-	if st := info.GetStatus(); st != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-		return fmt.Errorf("%w: %q is %s", runtime.ErrFinished, runID, strings.ToLower(st.String()))
+	if info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		// Named by the end the run recorded, as the runtime names it, not
+		// by Temporal's status ("canceled" for an aborted run, "failed"
+		// for a compensated one).
+		st, _ := StateOf(info)
+		return fmt.Errorf("%w: %q is %s", runtime.ErrFinished, runID, st)
 	}
 	if err := abortUpdate(ctx, c, runID); !errors.Is(err, errNoAbortUpdate) {
 		return err

@@ -27,6 +27,21 @@ func ClosedState(w *workflowpb.WorkflowExecutionInfo) (_ runtime.RunState, close
 	return runtime.StateRunning, false
 }
 
+// StateOf is the state of a run by its workflow's description: the
+// terminal state the run recorded (MemoState), or else ClosedState's, with
+// whether the workflow is over. A run that recorded its end reads it even
+// as its workflow is closing; one that recorded none reads its workflow's
+// status in flowgen's terms (a compensated run's workflow failed, an
+// aborted one's was canceled).
+func StateOf(w *workflowpb.WorkflowExecutionInfo) (_ runtime.RunState, closed bool) {
+	st, closed := ClosedState(w)
+	var recorded string
+	if MemoValue(w.GetMemo(), MemoState, &recorded) && recorded != "" {
+		st = runtime.RunState(recorded)
+	}
+	return st, closed
+}
+
 // workflowEnds are the statuses of a workflow that is over, each with the
 // state a run whose workflow ended so and recorded no end reads
 // (ClosedState).

@@ -168,10 +168,7 @@ func runInfo(w *workflowpb.WorkflowExecutionInfo) (info store.RunInfo, exact boo
 	if ct := w.GetCloseTime(); ct != nil {
 		info.Updated = ct.AsTime()
 	}
-	info.State, exact = flowtemporal.ClosedState(w)
-	if st := memoString(w.GetMemo(), flowtemporal.MemoState); st != "" {
-		info.State = runtime.RunState(st)
-	}
+	info.State, exact = flowtemporal.StateOf(w)
 	info.Machine = string(info.State)
 	if p, ok := flowtemporal.ProgressOf(w.GetMemo()); ok {
 		info.Step = p.Step

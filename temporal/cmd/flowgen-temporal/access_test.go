@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/tls"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -187,5 +188,36 @@ func TestServeRefusesEmptyTaskQueue(t *testing.T) {
 	code := run([]string{"serve", "-temporal", "127.0.0.1:1", "-task-queue", ""}, &out, &errb)
 	if code != 2 || !strings.Contains(errb.String(), "-task-queue must not be empty") {
 		t.Errorf("serve -task-queue '': exit %d, stderr %q; want 2 and why", code, errb.String())
+	}
+}
+
+// -temporal without a port, or with one that is not a port, is a usage
+// error (exit 2) that says HOST:PORT, before anything dials: the SDK took
+// `-temporal localhost` for gRPC's port 443 and failed to reach a cluster
+// there (exit 1). A gRPC target naming its resolver is the SDK's too.
+func TestServeRefusesClusterAddressWithoutPort(t *testing.T) {
+	for _, addr := range []string{"localhost", "127.0.0.1", "localhost:", "localhost:temporal", "localhost:0", "localhost:70000", "::::"} {
+		var out, errb bytes.Buffer
+		code := run([]string{"serve", "-temporal", addr, "-addr", "127.0.0.1:0"}, &out, &errb)
+		want := fmt.Sprintf("flowgen-temporal serve: -temporal %q: want HOST:PORT, such as localhost:7233", addr)
+		if code != 2 || !strings.Contains(errb.String(), want) || out.Len() != 0 {
+			t.Errorf("serve -temporal %s: exit %d, stdout %q, stderr %q; want 2 and %q", addr, code, out.String(), errb.String(), want)
+		}
+	}
+	for _, addr := range []string{"localhost:7233", "[::1]:7233", ":7233", "dns:///localhost:7233"} {
+		if err := clusterAddrError(addr); err != nil {
+			t.Errorf("-temporal %s: %v; want it taken", addr, err)
+		}
+	}
+}
+
+// An empty -namespace is a usage error: the SDK took it for "default",
+// while serve's namespace check and its logs named "", and a cluster
+// without "default" failed only at the worker's start, after -flows.
+func TestServeRefusesEmptyNamespace(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run([]string{"serve", "-temporal", "127.0.0.1:1", "-namespace", ""}, &out, &errb)
+	if code != 2 || !strings.Contains(errb.String(), "-namespace must not be empty") {
+		t.Errorf("serve -namespace '': exit %d, stderr %q; want 2 and why", code, errb.String())
 	}
 }

@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -70,5 +74,27 @@ func TestServeAddressTakenWritesNothingToTheCluster(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("the cluster never listed the schedule the test made")
 		}
+	}
+}
+
+// A namespace the cluster does not have is said so before anything is
+// written: the flows directory is not made, nothing listens. Before, the
+// worker's start said it ("Namespace ... is not found."), after -flows had
+// been created and the address bound.
+func TestServeUnknownNamespaceWritesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Temporal server")
+	}
+	ts := testserver.New(t)
+	flows := filepath.Join(t.TempDir(), "flows")
+	logs := &logtest.Buffer{}
+	err := serve(context.Background(), config{temporal: ts.GetFrontendHostPort(), namespace: "no-such-namespace", taskQueue: "ns-test",
+		flows: flows, maxBody: 1 << 20, stderr: logs, net: listen.Config{Addr: "127.0.0.1:0"}}, func(string) { t.Error("serve listened") })
+	want := `the Temporal cluster at ` + ts.GetFrontendHostPort() + ` has no namespace "no-such-namespace" (-namespace)`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("serve -namespace no-such-namespace: %v; want %q", err, want)
+	}
+	if _, err := os.Stat(flows); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the flows directory: %v; want it not made", err)
 	}
 }

@@ -30,6 +30,8 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 	// The IANA zone database, for schedules that name a zone: serve must
@@ -38,6 +40,7 @@ import (
 	_ "time/tzdata"
 
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/opentelemetry"
 	"go.temporal.io/sdk/interceptor"
@@ -124,6 +127,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case cfg.temporal == "":
 		fmt.Fprintln(stderr, "flowgen-temporal serve: -temporal HOST:PORT is required")
 		return 2
+	case clusterAddrError(cfg.temporal) != nil:
+		fmt.Fprintf(stderr, "flowgen-temporal serve: %v\n", clusterAddrError(cfg.temporal))
+		return 2
+	case cfg.namespace == "":
+		// The SDK would take "" for "default", while serve's check of the
+		// namespace, its logs and its schedules would name "".
+		fmt.Fprintln(stderr, "flowgen-temporal serve: -namespace must not be empty (Temporal's own is \"default\")")
+		return 2
 	case cfg.taskQueue == "":
 		// jsonflows would start the runs on its default queue while this
 		// worker polled "", which Temporal refuses: no run would move.
@@ -168,6 +179,28 @@ func (cfg *config) flags(fs *flag.FlagSet, services *httpcall.Static) {
 	fs.Var(services, "service", "a service for rpc steps, as `NAME=URL` with an http(s) base URL (repeatable, once per NAME)")
 }
 
+// clusterAddrError says what is wrong with -temporal's value, nil for a
+// HOST:PORT with a port, or for a gRPC target naming its resolver
+// (dns:///HOST:PORT), which the SDK's HostPort takes too. The SDK takes a
+// bare host for one on gRPC's default port, 443, not Temporal's 7233, so
+// `-temporal localhost` failed as a cluster at 127.0.0.1:443 that
+// cannot be reached, exit 1, rather than as a usage error.
+func clusterAddrError(addr string) error {
+	if strings.Contains(addr, ":///") {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err == nil {
+		if n, perr := strconv.Atoi(port); perr != nil || n < 1 || n > 65535 {
+			err = fmt.Errorf("port %q is not a number from 1 to 65535", port)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("-temporal %q: want HOST:PORT, such as localhost:7233, Temporal's frontend port: %v", addr, err)
+	}
+	return nil
+}
+
 // dialError is what client.Dial's err says of the cluster at hostPort.
 // One the SDK could not reach (gRPC's Unavailable) is said so plainly,
 // with why when it is the host name that does not resolve: gRPC's own
@@ -188,6 +221,21 @@ func dialError(ctx context.Context, hostPort string, err error) error {
 		}
 	}
 	return fmt.Errorf("the Temporal cluster at %s cannot be reached: %w", hostPort, err)
+}
+
+// checkNamespace says so of a namespace the cluster does not have, before
+// anything is written: the worker's start said it too, but after -flows
+// was made (created if missing) and the address bound. Any other error is
+// left to the worker's start, which asks the same.
+func checkNamespace(ctx context.Context, c client.Client, cfg config) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: cfg.namespace})
+	var nf *serviceerror.NamespaceNotFound
+	if errors.As(err, &nf) {
+		return fmt.Errorf("the Temporal cluster at %s has no namespace %q (-namespace): %w", cfg.temporal, cfg.namespace, err)
+	}
+	return nil
 }
 
 // serve runs the API and the worker until ctx ends; ready gets the
@@ -216,6 +264,9 @@ func serve(ctx context.Context, cfg config, ready func(addr string)) error {
 		return dialError(ctx, cfg.temporal, err)
 	}
 	defer c.Close()
+	if err := checkNamespace(ctx, c, cfg); err != nil {
+		return err
+	}
 	// The API requests' spans: flowgen serve's middleware (nil tp: none).
 	tel, err := observe.New(observe.Options{TracerProvider: tp})
 	if err != nil {
