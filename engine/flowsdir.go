@@ -109,14 +109,18 @@ func recoverDir(dir string) error {
 	return replay(dir, ch)
 }
 
+// flowFileExt ends the name of a flow's file in the flows directory,
+// <flow>.json (Engine.flowFile).
+const flowFileExt = ".json"
+
 // isFlowFileName reports whether a journal may name name: a flow's file,
 // <flow>.json, in the flows directory itself. The engine writes no other,
 // and a journal that a disk or a hand changed must not make a start write
-// or remove a file beside the directory ("../x.json"), below it, or the
-// journal itself.
+// or remove a file beside the directory ("../x.json") or below it. (The
+// journal's own name does not end in flowFileExt.)
 func isFlowFileName(name string) bool {
-	return filepath.IsLocal(name) && filepath.Base(name) == name && name != FlowsJournal &&
-		strings.HasSuffix(name, ".json") && len(name) > len(".json")
+	return filepath.IsLocal(name) && filepath.Base(name) == name &&
+		strings.HasSuffix(name, flowFileExt) && len(name) > len(flowFileExt)
 }
 
 // replay applies ch, then removes the journal.

@@ -304,7 +304,7 @@ func (e *Engine) fileConflicts(f *dsl.File, p *loadPlan, registered map[string]*
 
 // flowFile is where the API saves flow name.
 func (e *Engine) flowFile(name string) string {
-	return filepath.Join(filepath.Clean(e.opts.FlowsDir), name+".json")
+	return filepath.Join(filepath.Clean(e.opts.FlowsDir), name+flowFileExt)
 }
 
 // commit saves the flows p changes into dir (if not "") and registers them

@@ -192,7 +192,7 @@ type HandlerProvider struct {
 	Provider string `json:"provider"`
 	Handler  string `json:"handler"`
 	// Where the provider serves it (its callback URL or NATS subject) is
-	// not here: the handlers views are the clients', and a callback URL
+	// not here: the handlers views are a viewer's, and a callback URL
 	// is an address in the operator's network (GET /providers, admin's,
 	// shows the leases whole).
 	// Outcomes is set when the provider's outcomes differ from the

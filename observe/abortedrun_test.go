@@ -38,8 +38,8 @@ func TestAbortedRunIsNotAFailure(t *testing.T) {
 	if run.Status.Code == codes.Error || attr(run, "flowgen.final") != "aborted" {
 		t.Errorf("run Hold, aborted: status %v, final %q; want unset, aborted", run.Status, attr(run, "flowgen.final"))
 	}
-	if ev := run.Events; len(ev) != 1 || ev[0].Name != "aborted" || len(ev[0].Attributes) != 1 || ev[0].Attributes[0].Value.AsString() == "" {
-		t.Errorf("run Hold's events: %+v, want one \"aborted\" with the error", ev)
+	if ev := run.Events; len(ev) != 1 || ev[0].Name != "aborted" || len(ev[0].Attributes) != 1 || ev[0].Attributes[0].Key != "flowgen.error" || ev[0].Attributes[0].Value.AsString() == "" {
+		t.Errorf("run Hold's events: %+v, want one \"aborted\" with the error (flowgen.error)", ev)
 	}
 
 	g := runtime.New[resumeState]("Fail", runtime.WithObserver(tel))

@@ -39,4 +39,7 @@ const (
 	keyChildRunID   = attribute.Key("flowgen.child_run_id")
 	keyDeadline     = attribute.Key("flowgen.deadline")
 	keyWaitingSince = attribute.Key("flowgen.waiting_since")
+	// keyError holds, on the event of a span that ended short and failed
+	// nothing (notAFailure), the error its work returned.
+	keyError = attribute.Key("flowgen.error")
 )

@@ -291,5 +291,5 @@ func (ro *runObserver) Ended(final runtime.RunState, err error) {
 // a branch cancelled because another failed (Event.Cancelled) and an
 // attempt back at its gate (Event.BackAtGate).
 func notAFailure(span trace.Span, outcome, errText string) {
-	span.AddEvent(outcome, trace.WithAttributes(attribute.String("error", tracectx.Text(errText))))
+	span.AddEvent(outcome, trace.WithAttributes(keyError.String(tracectx.Text(errText))))
 }
