@@ -545,8 +545,8 @@ func TestPutFlowsLongNamesBounded(t *testing.T) {
 	}
 }
 
-// A run whose flow this engine does not define (serve without -flows,
-// restarted: the run waits in the store for its flow) is a run all the
+// A run whose flow this engine does not define (an engine without a
+// flows directory, restarted: the run waits in the store for its flow) is a run all the
 // same: aborting it is a 409 that says why and what to do, and records
 // nothing, not the 404 of an unknown run, which told the client that the
 // run it reads with GET /runs/{id} does not exist.
@@ -570,9 +570,10 @@ func TestAbortRunOfUndefinedFlow(t *testing.T) {
 	}
 }
 
-// Start logs the unfinished runs of flows it does not define, as serve
-// restarted without -flows has them: they wait in the store, and before
-// this line the log said nothing of why they did not move. A run of a
+// Start logs the unfinished runs of flows it does not define, as an
+// engine restarted without a flows directory has them: they wait in the
+// store, and before this line the log said nothing of why they did not
+// move. A run of a
 // flow it defines is resumed, not named.
 func TestStartLogsRunsOfUndefinedFlows(t *testing.T) {
 	fx := newFixture(t)
@@ -590,7 +591,7 @@ func TestStartLogsRunsOfUndefinedFlows(t *testing.T) {
 }
 
 // startNoFlows starts, on fx's store, broker and ID, an engine that
-// defines no flow, as serve restarted without -flows is, logging to log
+// defines no flow, as one restarted without a flows directory is, logging to log
 // (nil: the default); fx.stop stops it.
 func (fx *fixture) startNoFlows(t *testing.T, log *slog.Logger) *Engine {
 	t.Helper()

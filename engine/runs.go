@@ -409,10 +409,10 @@ var errDriven = errors.New("engine: run driven by another engine sharing the sto
 // the same request sent again gets that run, or a 422 for another body.
 var errStarting = errors.New("engine: the run is being started")
 
-// errFlowUndefined: the run's flow is not defined on this engine (serve
-// without -flows, restarted): the run waits in the store for it, and
-// nothing can be done to it until then (HTTP 409, not the 404 of a run
-// that does not exist).
+// errFlowUndefined: the run's flow is not defined on this engine (one
+// without a flows directory, restarted): the run waits in the store for
+// it, and nothing can be done to it until then (HTTP 409, not the 404 of
+// a run that does not exist).
 var errFlowUndefined = errors.New("engine: the run's flow is not defined")
 
 // resumeRun resumes runID (of fe) from its history, if no engine drives it.

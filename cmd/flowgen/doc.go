@@ -268,14 +268,10 @@
 // logs "flowgen serve: stopping" as it begins); requests still open 30s
 // later have their connections closed, with a warning. See docs/engine.md.
 //
-// -flows is optional. Without it the server starts with no flow, and flows
-// defined with PUT /flows are kept in memory only: after a restart they
-// are gone until defined again. Their runs are not lost (the store keeps
-// them): an unfinished one waits, neither resumed nor failed, until a flow
-// of its name is defined again, and then resumes if the new definition
-// fits its history. Events posted meanwhile to their awaits wait in the
-// inbox (for its retention); an event posted while no flow has its trigger
-// starts no run, then or later.
+// -flows is optional. Without it the flows directory is DIR/flows of
+// -store DIR (made 0700 at start; the store ignores it), so flows defined
+// with PUT /flows are saved there and served again after a restart, their
+// unfinished runs resumed. See docs/engine.md#without--flows.
 //
 // Retention. With -retain DURATION, finished runs whose last event is
 // older than DURATION are removed from the store (and its index in

@@ -49,8 +49,8 @@ history and child runs (GET /runs/{id}, GET /runs/{id}/history, GET
 /runs/{id}/children, GET /runs), abort them
 (POST /runs/{id}/abort), define flows (PUT /flows, saved into -flows) and
 publish events (POST /events/{topic}/{event}). -flows is optional: without
-it, flows defined through the API last until the server stops, and after a
-restart their runs wait in the store until the flow is defined again.
+it, the flows directory is DIR/flows of -store (made 0700 at start), so a
+flow that PUT /flows defined is served again after a restart.
 
 Runs that were in progress when the server stopped resume when it starts;
 runs waiting for an event stay parked in the store. rpc steps call the
@@ -107,7 +107,7 @@ bound of a Temporal inbox, below the cluster's payload limit
 (docs/temporal.md#json-flows-on-temporal).`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
 		dir := flagerr.Path(fs, "store", "store directory `DIR` (required, unless -temporal; created if missing)")
-		flows := flagerr.Path(fs, "flows", "directory `DIR` of flows (.json, .flow), created if missing, loaded at start; flows defined through the API are saved there (without it, they are lost at exit)")
+		flows := flagerr.Path(fs, "flows", "directory `DIR` of flows (.json, .flow), created if missing, loaded at start; flows defined through the API are saved there (default: the subdirectory flows of -store, made 0700; none with -temporal)")
 		var lc listen.Config
 		lc.Flags(fs, "admin, client, viewer, provider or metrics")
 		var tc otlp.Config
@@ -398,8 +398,18 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) (err e
 		// a loss of records is never silent (docs/store.md#crash-safety).
 		log.Warn("the store's log ended in a torn write, cut at open", "segment", tail.Segment, "offset", tail.Offset, "bytes", tail.Bytes)
 	}
+	// The store's flows directory is made once the store has made (and
+	// synced) its own, and a start that fails removes it with a store it
+	// made (newStoreDir).
+	flows := cfg.flows
+	if flows == "" {
+		flows = defaultFlowsDir(cfg.store)
+		if err := makeDefaultFlowsDir(flows); err != nil {
+			return err
+		}
+	}
 	// The store keeps the inbox too (flowgen inbox -store DIR).
-	opts := engine.Options{Store: st, ID: cfg.id, FlowsDir: cfg.flows, Logger: log, MaxBody: lim.maxBody, Telemetry: tel,
+	opts := engine.Options{Store: st, ID: cfg.id, FlowsDir: flows, Logger: log, MaxBody: lim.maxBody, Telemetry: tel,
 		MaxRunning: lim.maxRunning, ResumeWorkers: lim.resumeWorkers, EventWorkers: lim.eventWorkers, InboxBytes: lim.inboxBytes, InboxRetention: lim.inboxRetention, MaxDeadLetters: lim.maxDead,
 		MaxWatchers: listen.MaxWatchers(cfg.net.Limits.MaxConns), WatchBuffer: lim.watchBuffer, WatchBytes: lim.watchBytes,
 		Broker: engine.NewMemoryBrokerWith(engine.MemoryBrokerOptions{MaxBytes: lim.brokerBytes, Logger: log}),

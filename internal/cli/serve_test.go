@@ -81,18 +81,39 @@ func call(t *testing.T, method, url, body string) (int, map[string]any) {
 
 // The README's story: define a flow over the API, start a run, stop the
 // server while the run waits, start it again (the flow is loaded from the
-// flows directory), send the event, and the run finishes.
+// flows directory), send the event, and the run finishes. Without -flows
+// too: the flows directory is then the store's, and the 200 of PUT /flows
+// is as durable (before, the flow was in memory only, and the run waited
+// after the restart for a definition that never came).
 func TestServeRestartFinishesRun(t *testing.T) {
-	dir := t.TempDir()
-	storeDir, flowsDir := filepath.Join(dir, "store"), filepath.Join(dir, "flows")
+	t.Run("flows", func(t *testing.T) {
+		dir := t.TempDir()
+		restartFinishesRun(t, filepath.Join(dir, "store"), filepath.Join(dir, "flows"), filepath.Join(dir, "flows"))
+	})
+	t.Run("default", func(t *testing.T) {
+		storeDir := filepath.Join(t.TempDir(), "store")
+		restartFinishesRun(t, storeDir, "", filepath.Join(storeDir, "flows"))
+		if fi, err := os.Stat(filepath.Join(storeDir, "flows")); err != nil || fi.Mode().Perm() != 0o700 {
+			t.Fatalf("the store's flows directory: %v, %v; want it private (0700) as the store", fi, err)
+		}
+	})
+}
+
+// restartFinishesRun runs the story on storeDir with -flows flowsDir (""
+// for none), the flows then expected saved in savedDir.
+func restartFinishesRun(t *testing.T, storeDir, flowsDir, savedDir string) {
 	url, stop := startServe(t, storeDir, flowsDir)
-	if code, out := call(t, "PUT", url+"/flows", serveFlow); code != 200 {
+	code, out := call(t, "PUT", url+"/flows", serveFlow)
+	if code != 200 {
 		t.Fatalf("PUT /flows: %d %v", code, out)
 	}
-	if _, err := os.Stat(filepath.Join(flowsDir, "Greet.json")); err != nil {
+	if strings.Contains(toJSON(out["diagnostics"]), "memory-only") {
+		t.Fatalf("PUT /flows answered 200 with %v, want no memory-only warning: the flow is saved", out["diagnostics"])
+	}
+	if _, err := os.Stat(filepath.Join(savedDir, "Greet.json")); err != nil {
 		t.Fatalf("flow not saved: %v", err)
 	}
-	code, out := call(t, "POST", url+"/rpc/Greet.Start", `{"Name": "ada"}`)
+	code, out = call(t, "POST", url+"/rpc/Greet.Start", `{"Name": "ada"}`)
 	if code != 201 {
 		t.Fatalf("start: %d %v", code, out)
 	}
@@ -115,6 +136,9 @@ func TestServeRestartFinishesRun(t *testing.T) {
 
 	url, stop = startServe(t, storeDir, flowsDir)
 	defer stop()
+	if _, out := call(t, "GET", url+"/flows", ""); !strings.Contains(toJSON(out), `"Greet"`) {
+		t.Fatalf("GET /flows after restart: %v, want Greet defined", out)
+	}
 	st := waitStatus(url, "waiting")
 	if w, _ := st["wait"].(map[string]any); w["correlation"] != "ada" {
 		t.Fatalf("after restart: %v", st)
