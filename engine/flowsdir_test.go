@@ -167,6 +167,10 @@ func TestFlowsDirOneFilePerFlow(t *testing.T) {
 func TestLoadFlowsDirFirstStart(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "new", "flows")
 	e := dirEngine(t, dir)
+	// Made private, as the flows saved in it are (0600).
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("flows directory made: %v, %v; want mode 0700", fi, err)
+	}
 	c := apiClient{t, httptestServer(t, e)}
 	if status, out := c.do("PUT", "/flows", flowDoc(rpcFlow("A", "A.Start"))); status != 200 {
 		t.Fatalf("PUT /flows: %d %v", status, out)

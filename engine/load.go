@@ -663,7 +663,7 @@ func (e *Engine) LoadFlowsDir() (diag.List, error) {
 	if dir == "" {
 		return nil, nil
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := makeFlowsDir(dir); err != nil {
 		return nil, fmt.Errorf("flows directory %s: %w", dir, err)
 	}
 	ds, err := e.LoadDir(dir)

@@ -398,15 +398,12 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) (err e
 		// a loss of records is never silent (docs/store.md#crash-safety).
 		log.Warn("the store's log ended in a torn write, cut at open", "segment", tail.Segment, "offset", tail.Offset, "bytes", tail.Bytes)
 	}
-	// The store's flows directory is made once the store has made (and
-	// synced) its own, and a start that fails removes it with a store it
-	// made (newStoreDir).
+	// The store's flows directory is made by LoadFlowsDir, once the
+	// store has made (and synced) its own, and a start that fails removes
+	// it with a store it made (newStoreDir).
 	flows := cfg.flows
 	if flows == "" {
 		flows = defaultFlowsDir(cfg.store)
-		if err := makeDefaultFlowsDir(flows); err != nil {
-			return err
-		}
 	}
 	// The store keeps the inbox too (flowgen inbox -store DIR).
 	opts := engine.Options{Store: st, ID: cfg.id, FlowsDir: flows, Logger: log, MaxBody: lim.maxBody, Telemetry: tel,
