@@ -30,7 +30,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -52,6 +51,7 @@ import (
 	"github.com/flowgen/flowgen/internal/flagerr"
 	"github.com/flowgen/flowgen/internal/listen"
 	"github.com/flowgen/flowgen/internal/otlp"
+	"github.com/flowgen/flowgen/internal/urlpath"
 	"github.com/flowgen/flowgen/observe"
 	"github.com/flowgen/flowgen/temporal/flowtemporal"
 	"github.com/flowgen/flowgen/temporal/jsonflows"
@@ -120,6 +120,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cfg.services, cfg.stderr = services, stderr
+	addrErr := clusterAddrError(cfg.temporal)
 	switch {
 	case fs.NArg() != 0:
 		fmt.Fprintf(stderr, "flowgen-temporal serve: unexpected arguments %q\n", fs.Args())
@@ -127,8 +128,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case cfg.temporal == "":
 		fmt.Fprintln(stderr, "flowgen-temporal serve: -temporal HOST:PORT is required")
 		return 2
-	case clusterAddrError(cfg.temporal) != nil:
-		fmt.Fprintf(stderr, "flowgen-temporal serve: %v\n", clusterAddrError(cfg.temporal))
+	case addrErr != nil:
+		fmt.Fprintf(stderr, "flowgen-temporal serve: %v\n", addrErr)
 		return 2
 	case cfg.namespace == "":
 		// The SDK would take "" for "default", while serve's check of the
@@ -190,10 +191,8 @@ func clusterAddrError(addr string) error {
 		return nil
 	}
 	_, port, err := net.SplitHostPort(addr)
-	if err == nil {
-		if n, perr := strconv.Atoi(port); perr != nil || n < 1 || n > 65535 {
-			err = fmt.Errorf("port %q is not a number from 1 to 65535", port)
-		}
+	if _, ok := urlpath.ParsePort(port); err == nil && !ok {
+		err = fmt.Errorf("port %q is not a number from 1 to 65535", port)
 	}
 	if err != nil {
 		return fmt.Errorf("-temporal %q: want HOST:PORT, such as localhost:7233, Temporal's frontend port: %v", addr, err)
