@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/flowgen/flowgen/engine/provider"
+	"github.com/flowgen/flowgen/internal/jsonenc"
 )
 
 var errProvidersOff = errors.New("remote providers are off in this engine (engine.Options.Providers)")
@@ -195,9 +196,25 @@ type HandlerProvider struct {
 	// not here: the handlers views are a viewer's, and a callback URL
 	// is an address in the operator's network (GET /providers, admin's,
 	// shows the leases whole).
-	// Outcomes is set when the provider's outcomes differ from the
-	// flow's: it does not serve this flow until it registers again.
+	// Mismatch, when not nil, is the provider's outcomes, which differ
+	// from the flow's: it does not serve this flow until it registers
+	// again. Empty, not nil, for a provider that registered none.
 	Mismatch []string `json:"outcomes_mismatch,omitempty"`
+}
+
+// MarshalJSON writes outcomes_mismatch whenever Mismatch is not nil, as []
+// for a provider that registered no outcomes for a step that declares
+// some: omitempty alone would drop it, and the view would show that
+// provider serving the step.
+func (p HandlerProvider) MarshalJSON() ([]byte, error) {
+	type plain HandlerProvider // without this method
+	if p.Mismatch == nil {
+		return jsonenc.Marshal(plain(p))
+	}
+	return jsonenc.Marshal(struct {
+		plain
+		Mismatch []string `json:"outcomes_mismatch"`
+	}{plain(p), p.Mismatch})
 }
 
 // FlowHandlers returns the Go steps and Go rollbacks of JSON flow name and
@@ -241,7 +258,9 @@ func (rm *remote) providersOf(k handlerKey, outcomes []string) []HandlerProvider
 			if !k.rollback && !sameOutcomes(h.Outcomes, outcomes) {
 				p.Mismatch = append([]string{}, h.Outcomes...)
 			}
-			if id := p.Handler + "\x00" + strings.Join(p.Mismatch, "\x00"); !seen[id] {
+			// A mismatch of no outcomes is not a match: replicas at
+			// both are listed.
+			if id := fmt.Sprint(p.Mismatch != nil) + "\x00" + p.Handler + "\x00" + strings.Join(p.Mismatch, "\x00"); !seen[id] {
 				seen[id] = true
 				out = append(out, p)
 			}
