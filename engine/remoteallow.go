@@ -81,6 +81,10 @@ func parseAllowList(entries []string) (allowList, error) {
 			al.prefixes = append(al.prefixes, u)
 			continue
 		}
+		if _, err := netip.ParsePrefix(e); err == nil {
+			// A range, which the host rule names, not a malformed entry.
+			return al, fmt.Errorf("engine: provider allow-list entry %q: %s", e, hostRule)
+		}
 		h, ok := parseAllowHost(e)
 		if !ok || strings.ContainsAny(e, "/?#@ ") {
 			return al, fmt.Errorf("engine: provider allow-list entry %q: want a host, host:port or an http(s) URL prefix (%s)", e, portRule)
