@@ -112,7 +112,9 @@ func (rm *remote) call(ctx context.Context, k handlerKey, step string, outcomes 
 		Rollback: k.rollback, IdempotencyKey: runtime.IdempotencyKey(ctx), Attempt: runtime.Attempt(ctx), State: raw,
 	}
 	if dl, ok := ctx.Deadline(); ok {
-		dl = dl.UTC().Round(time.Millisecond)
+		// Cut down, never rounded up past the engine's own deadline: a
+		// provider that keeps to it must answer while the engine waits.
+		dl = dl.UTC().Truncate(time.Millisecond)
 		req.Deadline = &dl
 	}
 	body, err := jsonenc.Marshal(req)
