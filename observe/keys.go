@@ -38,6 +38,7 @@ const (
 	keyChildFlow    = attribute.Key("flowgen.child_flow")
 	keyChildRunID   = attribute.Key("flowgen.child_run_id")
 	keyDeadline     = attribute.Key("flowgen.deadline")
+	keyUntil        = attribute.Key("flowgen.until")
 	keyWaitingSince = attribute.Key("flowgen.waiting_since")
 	// keyError holds, on the event of a span that ended short and failed
 	// nothing (notAFailure), the error its work returned.

@@ -220,6 +220,9 @@ func (ro *runObserver) enterWait(ctx context.Context, step string, w *runtime.Wa
 	if c := w.Child; c != nil {
 		attrs = append(attrs, keyChildFlow.String(c.Flow), keyChildRunID.String(c.RunID))
 	}
+	if !w.Until.IsZero() { // a sleep: it has no topic, child or deadline to say what it waits for
+		attrs = append(attrs, keyUntil.String(w.Until.Format(time.RFC3339Nano)))
+	}
 	if !w.Deadline.IsZero() {
 		attrs = append(attrs, keyDeadline.String(w.Deadline.Format(time.RFC3339Nano)))
 	}
