@@ -124,7 +124,7 @@ var routes = []route{
 	// it reads the rest with the user's token, as any viewer.
 	{Route{"GET /ui/", RolePublic, nil}, (*Engine).serveUI},
 	{Route{"GET /ui", RolePublic, nil}, (*Engine).serveUI},
-	{Route{"GET /session", RoleViewer, nil}, (*Engine).httpSession},
+	{Route{sessionRoute, RoleViewer, nil}, (*Engine).httpSession},
 	{Route{"GET /watch", RoleViewer, []string{"run", "flow", "kind", "children", "state"}}, (*Engine).httpWatch},
 	{Route{"GET /flows/{flow}/diagram", RoleViewer, nil}, (*Engine).httpFlowDiagram},
 	{Route{"GET /runs/{id}/diagram", RoleViewer, nil}, (*Engine).httpRunDiagram},
@@ -235,7 +235,7 @@ func (e *Engine) guard(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := e.identify(r, rt.Need)
 		if err != nil {
-			e.refusals.refused(r, rt.Need, err)
+			e.refusals.refused(r, rt.Route, err)
 			refuse(w, err)
 			return
 		}

@@ -39,16 +39,21 @@ func newRefusalLog(log *slog.Logger, clock runtime.Clock) *refusalLog {
 		Log: log, Now: clock.Now, Suppressed: "API requests refused, not logged"}}
 }
 
-// refused logs that r, asking for a route that needs need, was refused
-// with err, an Authorizer's error. The log says why by the error's class
-// only: an Authorizer's text is its own, and might quote what the client
-// sent.
-func (l *refusalLog) refused(r *http.Request, need Role, err error) {
+// refused logs that r, asking for rt, was refused with err, an
+// Authorizer's error. The log says why by the error's class only: an
+// Authorizer's text is its own, and might quote what the client sent.
+// GET /session without a token is not logged: it is the web view's first
+// request, signed out (sessionRoute), so every page opened, and neither a
+// token guessed nor a client misconfigured.
+func (l *refusalLog) refused(r *http.Request, rt Route, err error) {
+	if rt.Pattern == sessionRoute && errors.Is(err, errNoToken) {
+		return
+	}
 	// The path is the sender's, as long as -max-header-bytes lets it be:
 	// cut as an error answer cuts it, or the burst's lines would be up
 	// to 64 KiB each.
 	l.lines.Warn("API request refused", "status", refusalStatus(err), "method", r.Method, "path", shownPath(r),
-		"remote", r.RemoteAddr, "need", string(need), "reason", refusalReason(err))
+		"remote", r.RemoteAddr, "need", string(rt.Need), "reason", refusalReason(err))
 }
 
 // leaseHeld logs a change (what: "replace", "renew", "withdraw") of

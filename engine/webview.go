@@ -23,6 +23,11 @@ import (
 // serveUI serves the web view's files (RolePublic: they hold no data).
 func (e *Engine) serveUI(w http.ResponseWriter, r *http.Request) { ui.Handler().ServeHTTP(w, r) }
 
+// sessionRoute is the route of the web view's session: the first request
+// of a page, which signed out it sends without a token to learn whether
+// the server asks for one.
+const sessionRoute = "GET /session"
+
 // httpSession answers GET /session: the caller's role (sessionRole;
 // "admin" when the API is open), whether the API asks for credentials, the patterns of the
 // routes it may use (from the access table, of those this engine serves:
@@ -73,7 +78,7 @@ func (e *Engine) sessionRole(r *http.Request) Role {
 			return role
 		}
 	}
-	return routeNeeds["GET /session"]
+	return routeNeeds[sessionRoute]
 }
 
 // moreFilters reads the filters of GET /runs that the web view adds:
