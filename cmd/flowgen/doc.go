@@ -14,7 +14,7 @@
 //	flowgen inbox -store DIR [-topic TOPIC] [-event EVENT] [-state STATE] [-json]
 //	flowgen compact -store DIR [-retain DURATION]
 //	flowgen serve -store DIR [-flows DIR] [-addr ADDR] [-tokens FILE] [-insecure] [-tls-cert FILE -tls-key FILE] [-service NAME=URL]... [-nats URL] [-id ID] [-retain DURATION] [limits]
-//	flowgen serve -temporal HOST:PORT [-namespace NS] [-task-queue Q] [-flows DIR] [-addr ADDR] [-tokens FILE] ...
+//	flowgen serve -temporal HOST:PORT [-namespace NS] [-task-queue Q] -flows DIR [-addr ADDR] [-tokens FILE] ...
 //	flowgen version
 //	flowgen help [verb]
 //
@@ -305,7 +305,8 @@
 // docs/observability.md.
 //
 // Temporal. With -temporal HOST:PORT (and -namespace, -task-queue) the
-// runs are Temporal workflows on that cluster instead, shared by every
+// runs are Temporal workflows on that cluster instead (-flows DIR is then
+// required: Temporal keeps the runs, not their flows), shared by every
 // serve process given the same flags: serve replaces itself with
 // flowgen-temporal serve and the same arguments, found beside the flowgen
 // executable or on PATH (it lives in the module temporal/, so that this

@@ -97,17 +97,18 @@ OpenTelemetry collector (docs/observability.md).
 With -temporal HOST:PORT the runs are Temporal workflows on that cluster
 instead (-namespace, -task-queue, which are a usage error without it):
 serve runs flowgen-temporal serve, of the module temporal/, with the same
-flags. Those of the store, the broker, the providers and the runs' limits
-are not its (-store, -retain, -nats, -id, -max-running, -resume-workers,
--event-workers, -broker-bytes, -broker-max-age, -inbox-retention,
--max-dead-letters, -watch-buffer, -watch-bytes, -service-conns,
--provider-allow: exit 2),
+flags, -flows DIR required (Temporal keeps the runs, not their flows, so
+the flows PUT /flows defines are kept there). Those of the store, the
+broker, the providers and the runs' limits are not its (-store, -retain,
+-nats, -id, -max-running, -resume-workers, -event-workers, -broker-bytes,
+-broker-max-age, -inbox-retention, -max-dead-letters, -watch-buffer,
+-watch-bytes, -service-conns, -provider-allow: exit 2),
 as Temporal keeps and schedules the runs; -inbox-bytes passes on as the
 bound of a Temporal inbox, below the cluster's payload limit
 (docs/temporal.md#json-flows-on-temporal).`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
 		dir := flagerr.Path(fs, "store", "store directory `DIR` (required, unless -temporal; created if missing)")
-		flows := flagerr.Path(fs, "flows", "directory `DIR` of flows (.json, .flow), created if missing, loaded at start; flows defined through the API are saved there (default: the subdirectory flows of -store, made 0700; none with -temporal)")
+		flows := flagerr.Path(fs, "flows", "directory `DIR` of flows (.json, .flow), created if missing, loaded at start; flows defined through the API are saved there (default: the subdirectory flows of -store, made 0700; required with -temporal, which has no store)")
 		var lc listen.Config
 		lc.Flags(fs, "admin, client, viewer, provider or metrics")
 		var tc otlp.Config

@@ -33,7 +33,7 @@ func TestServeRefusesUnsafeListening(t *testing.T) {
 		{[]string{"-flows", ""}, `invalid value "" for flag -flows: the flag is empty`},
 	} {
 		var out, errb bytes.Buffer
-		code := run(append([]string{"serve", "-temporal", "127.0.0.1:1"}, tc.args...), &out, &errb)
+		code := run(append([]string{"serve", "-temporal", "127.0.0.1:1", "-flows", t.TempDir()}, tc.args...), &out, &errb)
 		if code != 2 || !strings.Contains(errb.String(), tc.want) {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, code, errb.String(), tc.want)
 		}
@@ -44,18 +44,24 @@ func TestServeRefusesUnsafeListening(t *testing.T) {
 // exit status 1, before anything listens: the process does not wait for
 // the cluster, nor serve an API whose runs could not start.
 func TestServeClusterUnreachable(t *testing.T) {
-	// A port nothing listens on: one the kernel gave, closed again.
+	cluster := closedPort(t)
+	var out, errb bytes.Buffer
+	code := run([]string{"serve", "-temporal", cluster, "-flows", t.TempDir(), "-addr", "127.0.0.1:0"}, &out, &errb)
+	if code != 1 || !strings.Contains(errb.String(), "flowgen-temporal serve: the Temporal cluster at "+cluster+" cannot be reached: ") || !strings.Contains(errb.String(), "connection refused") || out.Len() != 0 {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 1, nothing listening, the cluster named and gRPC's why", code, out.String(), errb.String())
+	}
+}
+
+// closedPort is an address nothing listens on: a port the kernel gave,
+// closed again.
+func closedPort(t *testing.T) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cluster := l.Addr().String()
-	l.Close()
-	var out, errb bytes.Buffer
-	code := run([]string{"serve", "-temporal", cluster, "-addr", "127.0.0.1:0"}, &out, &errb)
-	if code != 1 || !strings.Contains(errb.String(), "flowgen-temporal serve: the Temporal cluster at "+cluster+" cannot be reached: ") || !strings.Contains(errb.String(), "connection refused") || out.Len() != 0 {
-		t.Errorf("exit %d, stdout %q, stderr %q; want 1, nothing listening, the cluster named and gRPC's why", code, out.String(), errb.String())
-	}
+	defer l.Close()
+	return l.Addr().String()
 }
 
 // A cluster whose host name does not resolve is said so, not only in
@@ -64,10 +70,31 @@ func TestServeClusterUnreachable(t *testing.T) {
 func TestServeClusterHostDoesNotResolve(t *testing.T) {
 	const cluster = "no-such-host.invalid:7233"
 	var out, errb bytes.Buffer
-	code := run([]string{"serve", "-temporal", cluster, "-addr", "127.0.0.1:0"}, &out, &errb)
+	code := run([]string{"serve", "-temporal", cluster, "-flows", t.TempDir(), "-addr", "127.0.0.1:0"}, &out, &errb)
 	want := `flowgen-temporal serve: the Temporal cluster at ` + cluster + ` cannot be reached: the host name "no-such-host.invalid" does not resolve (`
 	if code != 1 || !strings.Contains(errb.String(), want) || out.Len() != 0 {
 		t.Errorf("exit %d, stdout %q, stderr %q; want 1, nothing listening, and %q", code, out.String(), errb.String(), want)
+	}
+}
+
+// Serve without -flows is a usage error (exit 2) that says why and what to
+// do, before it dials the cluster or listens. Temporal keeps the runs and
+// the schedules a flow starts, not the flow: PUT /flows answered 200
+// (warning memory-only) for a definition the next start forgot, while its
+// runs and schedules lived on. Before, this dialled the cluster (exit 1,
+// "cannot be reached": nothing listens on its port).
+func TestServeRequiresFlows(t *testing.T) {
+	cluster := closedPort(t)
+	var out, errb bytes.Buffer
+	code := run([]string{"serve", "-temporal", cluster, "-addr", "127.0.0.1:0"}, &out, &errb)
+	got := errb.String()
+	if code != 2 || strings.Contains(got, "cannot be reached") || out.Len() != 0 {
+		t.Fatalf("serve without -flows: exit %d, stdout %q, stderr %q; want 2, nothing dialled or listening", code, out.String(), got)
+	}
+	for _, want := range []string{"flowgen-temporal serve: -flows DIR is required: ", "PUT /flows", "docs/temporal.md#json-flows-on-temporal"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("serve without -flows: stderr %q; want %q", got, want)
+		}
 	}
 }
 
@@ -116,7 +143,7 @@ func TestServeTLSWithTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := startServe(t, config{temporal: ts.GetFrontendHostPort(), namespace: ts.GetDefaultNamespace(), taskQueue: "tls-test",
-		net: listen.Config{Tokens: tokens, TLSCert: certFile, TLSKey: keyFile}})
+		flows: t.TempDir(), net: listen.Config{Tokens: tokens, TLSCert: certFile, TLSKey: keyFile}})
 	if !strings.HasPrefix(s.url, "https://") {
 		t.Fatalf("url %s", s.url)
 	}
@@ -185,7 +212,7 @@ func TestHelpNamesFlagArguments(t *testing.T) {
 // refuses, so the process served the API and never moved a run.
 func TestServeRefusesEmptyTaskQueue(t *testing.T) {
 	var out, errb bytes.Buffer
-	code := run([]string{"serve", "-temporal", "127.0.0.1:1", "-task-queue", ""}, &out, &errb)
+	code := run([]string{"serve", "-temporal", "127.0.0.1:1", "-flows", t.TempDir(), "-task-queue", ""}, &out, &errb)
 	if code != 2 || !strings.Contains(errb.String(), "-task-queue must not be empty") {
 		t.Errorf("serve -task-queue '': exit %d, stderr %q; want 2 and why", code, errb.String())
 	}
@@ -216,7 +243,7 @@ func TestServeRefusesClusterAddressWithoutPort(t *testing.T) {
 // without "default" failed only at the worker's start, after -flows.
 func TestServeRefusesEmptyNamespace(t *testing.T) {
 	var out, errb bytes.Buffer
-	code := run([]string{"serve", "-temporal", "127.0.0.1:1", "-namespace", ""}, &out, &errb)
+	code := run([]string{"serve", "-temporal", "127.0.0.1:1", "-flows", t.TempDir(), "-namespace", ""}, &out, &errb)
 	if code != 2 || !strings.Contains(errb.String(), "-namespace must not be empty") {
 		t.Errorf("serve -namespace '': exit %d, stderr %q; want 2 and why", code, errb.String())
 	}

@@ -19,7 +19,7 @@ import (
 // in a Provider, which nobody can do on this command.
 func TestServeRefusesGoStepsTruthfully(t *testing.T) {
 	// The executor is never called: the flow is refused as it loads.
-	eng, err := engine.New(engineOptions(config{}, struct{ engine.Executor }{}, nil, slog.New(slog.DiscardHandler)))
+	eng, err := engine.New(engineOptions(config{flows: t.TempDir()}, struct{ engine.Executor }{}, nil, slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)
 	}

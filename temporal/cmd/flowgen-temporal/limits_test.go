@@ -54,7 +54,7 @@ func TestServeRefusesNonPositiveBounds(t *testing.T) {
 		{"-inbox-bytes", "big", "invalid value \"big\" for flag -inbox-bytes"},
 	} {
 		var out, errb bytes.Buffer
-		code := run([]string{"serve", "-temporal", "127.0.0.1:1", c.flag, c.value}, &out, &errb)
+		code := run([]string{"serve", "-temporal", "127.0.0.1:1", "-flows", t.TempDir(), c.flag, c.value}, &out, &errb)
 		if code != 2 || !strings.Contains(errb.String(), c.want) {
 			t.Errorf("serve %s %s: exit %d, stderr %q; want 2 and %q", c.flag, c.value, code, errb.String(), c.want)
 		}

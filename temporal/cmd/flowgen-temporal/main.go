@@ -59,15 +59,17 @@ import (
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
-const usage = `usage: flowgen-temporal serve -temporal HOST:PORT [flags]
+const usage = `usage: flowgen-temporal serve -temporal HOST:PORT -flows DIR [flags]
 
 Serve runs the flow engine's HTTP/JSON API (the routes of flowgen serve) for
-the JSON flows of a directory (-flows), executing every run as a Temporal
-workflow on the cluster at -temporal, namespace -namespace, task queue
--task-queue; this process is a worker of that queue. Every serve process
-given the same cluster, namespace, task queue and flows shares the runs:
-any of them answers for any run, and a run whose worker dies goes on on
-another. Access: as flowgen serve (-tokens, loopback by default, -insecure).
+the JSON flows of a directory (-flows, required: Temporal keeps the runs,
+not their flows, so what PUT /flows defines is saved there), executing
+every run as a Temporal workflow on the cluster at -temporal, namespace
+-namespace, task queue -task-queue; this process is a worker of that
+queue. Every serve process given the same cluster, namespace, task queue
+and flows shares the runs: any of them answers for any run, and a run
+whose worker dies goes on on another. Access: as flowgen serve (-tokens,
+loopback by default, -insecure).
 Traces: as flowgen serve (-otlp-traces, -trace-sample).
 `
 
@@ -131,6 +133,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case addrErr != nil:
 		fmt.Fprintf(stderr, "flowgen-temporal serve: %v\n", addrErr)
 		return 2
+	case cfg.flows == "":
+		// Temporal keeps the runs and the schedules a flow starts, not the
+		// flow: without a directory to save it in, PUT /flows answered 200
+		// (warning memory-only) for a definition the next start forgot,
+		// while its runs and schedules lived on. A 2xx means durable, so
+		// the directory is required, as flowgen serve's store is.
+		fmt.Fprintln(stderr, "flowgen-temporal serve: -flows DIR is required: Temporal keeps the runs, not their flows, so the flows PUT /flows defines are saved there and loaded at the next start")
+		fmt.Fprintln(stderr, "give it a directory (made if missing), the same flows to every serve process of a deployment (docs/temporal.md#json-flows-on-temporal)")
+		return 2
 	case cfg.namespace == "":
 		// The SDK would take "" for "default", while serve's check of the
 		// namespace, its logs and its schedules would name "".
@@ -171,7 +182,7 @@ func (cfg *config) flags(fs *flag.FlagSet, services *httpcall.Static) {
 	fs.StringVar(&cfg.temporal, "temporal", "", "Temporal frontend `HOST:PORT` (required)")
 	fs.StringVar(&cfg.namespace, "namespace", "default", "Temporal namespace `NS`")
 	fs.StringVar(&cfg.taskQueue, "task-queue", jsonflows.DefaultTaskQueue, "Temporal task queue `Q` of the runs; every serve process of a deployment uses the same")
-	flagerr.PathVar(fs, &cfg.flows, "flows", "directory `DIR` of JSON flows, loaded at start; flows defined through the API are saved there")
+	flagerr.PathVar(fs, &cfg.flows, "flows", "directory `DIR` of JSON flows (required; created if missing), loaded at start; flows defined through the API are saved there")
 	cfg.net.Flags(fs, "admin, client or viewer; provider and metrics lines, for a file shared with flowgen serve, are accepted but have no route here: no provider API, no GET /metrics")
 	cfg.trace.Flags(fs)
 	fs.Int64Var(&cfg.maxBody, "max-body", engine.MaxBody, "largest request body, in bytes (413 beyond)")

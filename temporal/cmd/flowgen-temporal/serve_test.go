@@ -56,6 +56,10 @@ type server struct {
 
 func startServe(t *testing.T, cfg config) *server {
 	t.Helper()
+	if cfg.flows == "" {
+		// run refuses serve without -flows (TestServeRequiresFlows).
+		t.Fatal("startServe without a flows directory: give the test one")
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &logtest.Buffer{}
 	cfg.stderr = logs
