@@ -848,8 +848,8 @@ func (e *Engine) httpPutFlows(w http.ResponseWriter, r *http.Request) {
 // nowhere.
 func memoryOnly(name string) diag.Diagnostic {
 	return diag.Warnf(diag.Range{Start: diag.Pos{File: name}}, "memory-only",
-		"the flows are registered in memory only: the server runs without -flows (Options.FlowsDir), so a restart forgets them").
-		WithHint("start the server with -flows DIR to save what PUT /flows defines (docs/engine.md#without--flows)")
+		"the flows are registered in memory only: this engine has no flows directory (Options.FlowsDir), so a restart forgets them").
+		WithHint("set Options.FlowsDir to save what PUT /flows defines, or define the flows again after each start (docs/engine.md#without--flows)")
 }
 
 func (e *Engine) httpFlows(w http.ResponseWriter, r *http.Request) {
