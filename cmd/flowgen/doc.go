@@ -266,7 +266,9 @@
 // service for trying flows. Runs in progress resume at start; SIGINT or
 // SIGTERM stops the server gracefully, each run at a step boundary (it
 // logs "flowgen serve: stopping" as it begins); requests still open 30s
-// later have their connections closed, with a warning. See docs/engine.md.
+// later have their connections closed, with a warning, and a step still
+// running 30s after that is left, with a warning, and runs again at the
+// next start. See docs/engine.md.
 //
 // -flows is optional. Without it the flows directory is DIR/flows of
 // -store DIR (made 0700 at start; the store ignores it), so flows defined

@@ -68,7 +68,8 @@ URLs must be on loopback, or match a -provider-allow if given. SIGINT or
 SIGTERM stops the server gracefully (it logs "flowgen serve: stopping"
 as it begins; requests still open 30s later have their connections
 closed, with a warning): runs stop at a step boundary and resume at the
-next start; closing the store failing then is logged ("closing the store
+next start (a step still running 30s later is left, with a warning, and
+runs again then); closing the store failing then is logged ("closing the store
 failed") and serve exits 1.
 
 Access: with -tokens FILE (one "ROLE TOKEN" a line, ROLE admin, client,
@@ -505,9 +506,13 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) (err e
 	// This mux would redirect a path that is not clean (//runs) before the
 	// engine's Handler sees it: it answers the API's JSON 404 instead.
 	err = srv.Serve(ctx, "flowgen serve", engine.Canonical(mux), eng.EndWatches, ready, "store", cfg.store, "flows", len(eng.Flows()), "tracing", tp != nil)
-	cctx, cancel := context.WithTimeout(context.Background(), listen.ShutdownTimeout)
+	cctx, cancel := context.WithTimeout(context.Background(), runsShutdownTimeout)
 	defer cancel()
-	if cerr := eng.Close(cctx); cerr != nil {
+	if cerr := eng.Close(cctx); errors.Is(cerr, context.DeadlineExceeded) {
+		// The operator sees what was left and what comes of it, not a
+		// bare deadline: nothing is lost, the step runs again.
+		log.Warn("flowgen serve: runs still in a step at the shutdown bound were left in it: each runs that step again at the next start, with the same idempotency key", "after", runsShutdownTimeout)
+	} else if cerr != nil {
 		log.Warn("stopping", "error", cerr)
 	}
 	// What stopped the server by itself (fail) is the error it ends with;
@@ -517,6 +522,11 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) (err e
 	}
 	return err
 }
+
+// runsShutdownTimeout bounds how long serve, once its requests are
+// answered, waits for its runs to reach a step boundary:
+// listen.ShutdownTimeout, a variable so that a test need not wait for it.
+var runsShutdownTimeout = listen.ShutdownTimeout
 
 // storeFailedError: a write or sync of the store failed while the server ran.
 type storeFailedError struct{ err error }
