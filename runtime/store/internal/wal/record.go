@@ -61,8 +61,8 @@ func segmentHeader() []byte {
 var ErrCorrupt = errors.New("corrupt log")
 
 // CorruptError reports damage that is not a torn tail: a record that fails
-// its checksum with data other than zeros after it, or a damaged sealed
-// segment. The log
+// its checksum with data other than zeros after it, a damaged sealed
+// segment, or a last segment that ends before its SYNCED mark. The log
 // refuses to open rather than truncating acknowledged records.
 type CorruptError struct {
 	Segment string // segment file path

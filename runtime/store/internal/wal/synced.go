@@ -114,6 +114,20 @@ func (l *Log) missingNewest(m syncMark, last uint64) error {
 	return &CorruptError{Segment: l.segPath(last + 1), Reason: fmt.Sprintf("missing segment: %s says the log was synced up to segment %d, and %s", syncedName, m.pos.Segment, ends)}
 }
 
+// lostSynced is Open's error when the last segment, seg at path, whose
+// records end at end, ends before mark, which names it: what the mark
+// covers was synced (the writer writes it only after the sync, in any
+// boot), acknowledged, and cannot be an interrupted final write, so a
+// bad or missing tail there is damage (a segment cut by hand), never
+// cut as a torn tail. A mark naming an earlier segment claims nothing of
+// this one.
+func lostSynced(mark syncMark, seg uint64, path string, end int64) error {
+	if mark.pos.Segment != seg || end >= mark.pos.Offset {
+		return nil
+	}
+	return &CorruptError{Segment: path, Offset: end, Reason: fmt.Sprintf("the segment's records end here, before offset %d, up to which %s says it was synced: records that were durable are missing", mark.pos.Offset, syncedName)}
+}
+
 // goneStill reports, for a read-only log whose last segment listed is
 // before the one mark names, whether that segment is gone: not there now,
 // and the mark unchanged. A writer that went on to a new segment since

@@ -85,15 +85,7 @@ func TestReadOnlyIgnoresAMarkOfAnotherBoot(t *testing.T) {
 		t.Fatalf("SYNCED: %+v, %v, %v", mark, ok, err)
 	}
 	// The end of the second record, marked in another boot.
-	b := encodeSynced(Pos{Segment: 1, Offset: segHeaderSize + int64(len(appendRecord(nil, payload(0)))+len(appendRecord(nil, payload(1))))})
-	copy(b[24:24+bootSize], "another-boot")
-	for i := 24 + len("another-boot"); i < 24+bootSize; i++ {
-		b[i] = 0
-	}
-	b = append(b[:24+bootSize], encodeChecksum(b[:24+bootSize])...)
-	if err := os.WriteFile(filepath.Join(dir, syncedName), b, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	markOfAnotherBoot(t, dir, Pos{Segment: 1, Offset: segHeaderSize + int64(len(appendRecord(nil, payload(0)))+len(appendRecord(nil, payload(1))))})
 	recs, r, err := readAll(t, dir, Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
@@ -101,6 +93,21 @@ func TestReadOnlyIgnoresAMarkOfAnotherBoot(t *testing.T) {
 	r.Close()
 	if len(recs) != 3 {
 		t.Fatalf("a mark of another boot: %d records read, want the 3 in the file", len(recs))
+	}
+}
+
+// markOfAnotherBoot writes dir's SYNCED as a writer of another boot of the
+// system left it, marking pos: what the log holds after a power loss.
+func markOfAnotherBoot(t *testing.T, dir string, pos Pos) {
+	t.Helper()
+	b := encodeSynced(pos)
+	copy(b[24:24+bootSize], "another-boot")
+	for i := 24 + len("another-boot"); i < 24+bootSize; i++ {
+		b[i] = 0
+	}
+	b = append(b[:24+bootSize], encodeChecksum(b[:24+bootSize])...)
+	if err := os.WriteFile(filepath.Join(dir, syncedName), b, 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -182,7 +182,8 @@ type Log struct {
 // leaves them; damage to the last records that only zeros follow, or to
 // the last record alone, looks the same and goes the same way, records
 // that were acknowledged among them (docs/store.md, "Torn tail"), which is
-// why Open says what it cut.
+// why Open says what it cut. Never below the SYNCED mark of the segment:
+// that is damage (lostSynced), but the mark may lag what was synced.
 type TornTail struct {
 	Segment string // the segment file
 	Offset  int64  // where it was cut: the end of the last whole record; 0: the segment, without a whole header, was removed
@@ -374,6 +375,11 @@ func (l *Log) recover(fn func(Pos, []byte) error) error {
 		if !last || l.opts.ReadOnly {
 			prevEnd = res.end
 			continue
+		}
+		if marked {
+			if err := lostSynced(mark, seg, path, res.end); err != nil {
+				return err
+			}
 		}
 		if res.end == 0 {
 			// The segment never got its header (a crash, or a full disk,

@@ -346,6 +346,9 @@ func TestTornTailAtEveryOffset(t *testing.T) {
 	base := t.TempDir()
 	const n = 20
 	path, offs := writeLog(t, base, n)
+	// The final write, of the last 4 records, never synced: the mark
+	// names where it began.
+	markOfAnotherBoot(t, base, Pos{Segment: 1, Offset: offs[n-4]})
 	full, _ := os.ReadFile(path)
 	name := filepath.Base(path)
 	for cut := offs[n-4]; cut < offs[n]; cut++ {
@@ -391,6 +394,7 @@ func TestTornTailAtEveryOffset(t *testing.T) {
 func TestZeroFilledTailIsTorn(t *testing.T) {
 	base := t.TempDir()
 	path, offs := writeLog(t, base, 5)
+	markOfAnotherBoot(t, base, Pos{Segment: 1, Offset: offs[4]})
 	full, _ := os.ReadFile(path)
 	// The size grew but the last record's data never reached the disk.
 	damaged := append(bytes.Clone(full[:offs[4]]), make([]byte, 4096)...)
