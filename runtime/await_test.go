@@ -370,6 +370,12 @@ func TestAwaitEventReceivedBeforeItsDeadlineResumedLate(t *testing.T) {
 		{"received before the deadline", deadline.Add(-time.Minute), "Ship"},
 		{"received at the deadline", deadline, "Expire"},
 		{"received after the deadline", deadline.Add(time.Minute), "Expire"},
+		// A Subscriber that does not know when it received the event
+		// (MemoryBus, a broker of the user's) hands it over as the run
+		// hears of it: at 2h, past the 1h deadline. Before, a zero
+		// Received was always in time, and a run resumed at 49h of a
+		// 48h await took an event that came at 49h.
+		{"received unknown, heard of after the deadline", time.Time{}, "Expire"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			steps := func() []*runtime.Step[order] {

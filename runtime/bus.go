@@ -56,7 +56,9 @@ type Delivery struct {
 	// (Wait.InTime), however late the run hears of either: after a
 	// restart over the deadline, the recorded times decide, not which of
 	// the expired timer and the delivery comes first. A zero Received is
-	// taken while the run waits (it arrives as the run hears of it).
+	// when the run hears of it, on the flow's clock: taken while the run
+	// waits and its deadline has not passed, refused by a run resumed
+	// after its deadline.
 	Received time.Time
 }
 

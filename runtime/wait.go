@@ -210,10 +210,17 @@ func (r *Run[S]) timerFired(p *parking, kind wakeKind) func() {
 // the run records the payload, and a history must stay JSON (a JSON flow
 // would also put it in its state, which then could not be recorded). So
 // is one received at or after the wait's deadline (Wait.InTime), which
-// the run's timer ends, even when it has not fired yet.
+// the run's timer ends, even when it has not fired yet. A delivery that
+// does not say when it was received is received as the run hears of it,
+// on the flow's clock: after a restart over the deadline it is refused
+// too, so that the deadline holds whatever the restarts.
 func (r *Run[S]) subscribe(p *parking) (cancel func(), err error) {
 	return r.env.opts.sub.Subscribe(r.quiet, p.wait, func(msg Delivery) bool {
-		if !p.wait.Matches(msg.Payload) || !p.wait.InTime(msg.Received) {
+		received := msg.Received
+		if received.IsZero() {
+			received = r.clock.Now()
+		}
+		if !p.wait.Matches(msg.Payload) || !p.wait.InTime(received) {
 			return false
 		}
 		if PayloadNotJSON(msg.Payload) {

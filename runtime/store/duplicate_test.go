@@ -31,6 +31,10 @@ func TestStartExistingRunID(t *testing.T) {
 	if _, err := f.Start(context.Background(), order{Scenario: "ship-fails"}, runtime.WithRunID("o-1")); !errors.Is(err, runtime.ErrDuplicateRun) ||
 		!errors.Is(err, ErrSequence) || errors.Is(err, runtime.ErrSink) {
 		t.Fatalf("Start of an existing run ID: %v, want ErrDuplicateRun (and ErrSequence), not ErrSink", err)
+	} else if strings.Contains(err.Error(), ErrSequence.Error()) {
+		// Said as what it is: before, the message ended "(store: event
+		// out of sequence)", which reads as a failing store.
+		t.Errorf("Start of an existing run ID: %q reads as a store failure", err)
 	}
 	if _, err := f.Execute(context.Background(), order{Scenario: "ship-fails"}, runtime.WithRunID("o-1")); !errors.Is(err, runtime.ErrDuplicateRun) {
 		t.Fatalf("Execute of an existing run ID: %v, want ErrDuplicateRun", err)

@@ -107,7 +107,7 @@ func (x *index) check(e *runtime.Event) (int, runtime.RunState, error) {
 		if e.Seq == 1 {
 			// Said as what it is, a run ID taken, which Start returns to
 			// its caller; still an ErrSequence, as Emit's refusals are.
-			return 0, "", fmt.Errorf("%w: %q has %d events (%w)", runtime.ErrDuplicateRun, e.RunID, r.Events, ErrSequence)
+			return 0, "", &duplicateRun{e.RunID, fmt.Sprintf("has %d events", r.Events)}
 		}
 		return 0, "", fmt.Errorf("%w: run %q: seq %d after %d", ErrSequence, e.RunID, e.Seq, r.Events)
 	case r.State.Terminal():

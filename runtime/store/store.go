@@ -258,7 +258,7 @@ func (s *Store) Emit(ctx context.Context, e runtime.Event) error {
 		if e.Seq == 1 {
 			// A run of this ID is being written (another flow's start,
 			// say): a run ID taken, as idx.check says of one written.
-			return fmt.Errorf("%w: %q is being written (%w)", runtime.ErrDuplicateRun, e.RunID, ErrSequence)
+			return &duplicateRun{e.RunID, "is being written"}
 		}
 		return fmt.Errorf("%w: run %q: seq %d emitted while another event of the run is being written", ErrSequence, e.RunID, e.Seq)
 	}
