@@ -186,10 +186,13 @@ func (w *Wait) Timer() (at time.Time, timeout bool) {
 
 // InTime reports whether an event received at received (Delivery.Received)
 // came in time for w: before its deadline, as a sleep's wake-up time must
-// be (Timer: at the deadline itself, the deadline wins). A zero received
-// (not known) or a wait without a deadline is always in time.
+// be (Timer: at the deadline itself, the deadline wins). A wait without a
+// deadline is always in time. A delivery that does not say when it was
+// received is received when its run hears of it: the run passes its
+// clock's now for it (timerFired), so that a run resumed past its
+// deadline refuses it.
 func (w *Wait) InTime(received time.Time) bool {
-	return received.IsZero() || w.Deadline.IsZero() || received.Before(w.Deadline)
+	return w.Deadline.IsZero() || received.Before(w.Deadline)
 }
 
 // RunCorrelation is the value e makes its run's correlation, what an
