@@ -268,7 +268,8 @@
 // logs "flowgen serve: stopping" as it begins); requests still open 30s
 // later have their connections closed, with a warning, and a step still
 // running 30s after that is left, with a warning, and runs again at the
-// next start. See docs/engine.md.
+// next start; a second SIGINT or SIGTERM meanwhile ends serve at once, as
+// kill -9 would, losing nothing answered. See docs/engine.md.
 //
 // -flows is optional. Without it the flows directory is DIR/flows of
 // -store DIR (made 0700 at start; the store ignores it), so flows defined

@@ -13,10 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -69,8 +66,9 @@ SIGTERM stops the server gracefully (it logs "flowgen serve: stopping"
 as it begins; requests still open 30s later have their connections
 closed, with a warning): runs stop at a step boundary and resume at the
 next start (a step still running 30s later is left, with a warning, and
-runs again then); closing the store failing then is logged ("closing the store
-failed") and serve exits 1.
+runs again then); a second SIGINT or SIGTERM meanwhile ends serve at
+once, as kill -9 would, losing nothing answered; closing the store
+failing then is logged ("closing the store failed") and serve exits 1.
 
 Access: with -tokens FILE (one "ROLE TOKEN" a line, ROLE admin, client,
 viewer, provider or metrics) every request needs "Authorization: Bearer
@@ -155,7 +153,7 @@ bound of a Temporal inbox, below the cluster's payload limit
 			if err := engine.CheckProviderAllow(allow); err != nil {
 				return usageError(e, "-provider-allow: %v", err)
 			}
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := listen.StopContext()
 			defer stop()
 			err := serve(ctx, serveConfig{
 				store: *dir, flows: *flows, nats: *natsURL, id: *id, net: lc,

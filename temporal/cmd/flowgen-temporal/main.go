@@ -29,9 +29,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 	// The IANA zone database, for schedules that name a zone: serve must
 	// accept the zones flowgen check does, on a machine with no zone files
@@ -168,7 +166,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := listen.StopContext()
 	defer stop()
 	if err := serve(ctx, cfg, func(addr string) { fmt.Fprintf(stdout, "listening on %s\n", addr) }); err != nil {
 		fmt.Fprintf(stderr, "flowgen-temporal serve: %v\n", err)
