@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/flowgen/flowgen/engine/provider"
-	"github.com/flowgen/flowgen/internal/jsonenc"
 )
 
 var errProvidersOff = errors.New("remote providers are off in this engine (engine.Options.Providers)")
@@ -198,23 +197,10 @@ type HandlerProvider struct {
 	// shows the leases whole).
 	// Mismatch, when not nil, is the provider's outcomes, which differ
 	// from the flow's: it does not serve this flow until it registers
-	// again. Empty, not nil, for a provider that registered none.
-	Mismatch []string `json:"outcomes_mismatch,omitempty"`
-}
-
-// MarshalJSON writes outcomes_mismatch whenever Mismatch is not nil, as []
-// for a provider that registered no outcomes for a step that declares
-// some: omitempty alone would drop it, and the view would show that
-// provider serving the step.
-func (p HandlerProvider) MarshalJSON() ([]byte, error) {
-	type plain HandlerProvider // without this method
-	if p.Mismatch == nil {
-		return jsonenc.Marshal(plain(p))
-	}
-	return jsonenc.Marshal(struct {
-		plain
-		Mismatch []string `json:"outcomes_mismatch"`
-	}{plain(p), p.Mismatch})
+	// again. Empty, not nil, for a provider that registered none, which
+	// omitzero writes as [] (omitempty would drop it, and the view would
+	// show that provider serving the step).
+	Mismatch []string `json:"outcomes_mismatch,omitzero"`
 }
 
 // FlowHandlers returns the Go steps and Go rollbacks of JSON flow name and
