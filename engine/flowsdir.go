@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 
 	"github.com/flowgen/flowgen/internal/atomicfile"
 	"github.com/flowgen/flowgen/internal/regfile"
@@ -73,26 +72,12 @@ func undoDirChange(dir string, before dirChange) error {
 	return atomicfile.SyncDir(dir)
 }
 
-// makeFlowsDir makes dir if it does not exist: private (0700), as the
-// flows saved in it are (0600), and its entry synced into its parent, so
-// that the flows a 200 to PUT /flows saved there outlive a crash with it.
-// One that exists is left as it is (its owner chose its mode).
-func makeFlowsDir(dir string) error {
-	if fi, err := os.Stat(dir); err == nil {
-		if !fi.IsDir() {
-			return &fs.PathError{Op: "mkdir", Path: dir, Err: syscall.ENOTDIR}
-		}
-		return nil
-	}
-	parent := filepath.Dir(filepath.Clean(dir))
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return err
-	}
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-		return err
-	}
-	return atomicfile.SyncDir(parent)
-}
+// makeFlowsDir makes dir if it does not exist, with its missing parents:
+// private (0700), as the flows saved in it are (0600), and each new entry
+// synced into its parent (atomicfile.MkdirAll), so that the flows a 200 to
+// PUT /flows saved there outlive a crash with it. One that exists is left
+// as it is (its owner chose its mode).
+func makeFlowsDir(dir string) error { return atomicfile.MkdirAll(dir, 0o700) }
 
 // writeFile is atomicfile.WriteFile; tests make it fail (fault injection).
 var writeFile = atomicfile.WriteFile

@@ -35,6 +35,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/flowgen/flowgen/internal/atomicfile"
 	"github.com/flowgen/flowgen/internal/regfile"
 )
 
@@ -203,7 +204,7 @@ func finishSwap(dir string, hook func(string)) error {
 			}
 		}
 		if removed {
-			return syncDir(dir)
+			return atomicfile.SyncDir(dir)
 		}
 		return nil
 	}
@@ -228,14 +229,14 @@ func finishSwap(dir string, hook func(string)) error {
 		}
 		call("compact-renamed")
 	}
-	if err := syncDir(dir); err != nil {
+	if err := atomicfile.SyncDir(dir); err != nil {
 		return err
 	}
 	call("compact-swapped")
 	if err := os.Remove(filepath.Join(dir, manifestName)); err != nil {
 		return err
 	}
-	return syncDir(dir)
+	return atomicfile.SyncDir(dir)
 }
 
 // Sealed returns the range of sealed segments, which no append touches
@@ -389,7 +390,7 @@ func (r *Rewrite) Prepare() error {
 	if err := r.seal(); err != nil {
 		return err
 	}
-	if err := syncDir(r.l.dir); err != nil {
+	if err := atomicfile.SyncDir(r.l.dir); err != nil {
 		return err
 	}
 	r.l.hook("compact-written")
@@ -417,7 +418,7 @@ func (r *Rewrite) Commit() error {
 		r.cleanup()
 		return err
 	}
-	if err := syncDir(dir); err != nil {
+	if err := atomicfile.SyncDir(dir); err != nil {
 		return r.l.Fail(err)
 	}
 	r.l.hook("compact-committed")

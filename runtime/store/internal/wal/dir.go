@@ -3,7 +3,8 @@ package wal
 import (
 	"fmt"
 	"os"
-	"path/filepath"
+
+	"github.com/flowgen/flowgen/internal/atomicfile"
 )
 
 // The log's files hold every run's state (what callers sent: e-mail
@@ -15,34 +16,15 @@ const (
 	filePerm = 0o600
 )
 
-// mkdirDurable creates dir if missing, with its missing parents, and
-// syncs the parent of each directory it created (sync: syncDir), deepest
-// first, so that every new directory entry on the way survives a crash.
-func mkdirDurable(dir string, sync func(string) error) error {
+// mkdirDurable makes dir, with its missing parents, each new entry
+// synced into its parent (atomicfile.MkdirAll), so that no directory on
+// the way to an acknowledged record can be lost to a crash. A dir that is
+// not a directory is named as such.
+func mkdirDurable(dir string) error {
 	if fi, err := os.Stat(dir); err == nil {
 		return isDir(dir, fi)
 	}
-	var created []string // deepest first
-	for d := filepath.Clean(dir); ; {
-		if _, err := os.Lstat(d); err == nil {
-			break
-		}
-		created = append(created, d)
-		parent := filepath.Dir(d)
-		if parent == d {
-			break
-		}
-		d = parent
-	}
-	if err := os.MkdirAll(dir, dirPerm); err != nil {
-		return err
-	}
-	for _, d := range created {
-		if err := sync(filepath.Dir(d)); err != nil {
-			return err
-		}
-	}
-	return nil
+	return atomicfile.MkdirAll(dir, dirPerm)
 }
 
 // isDir reports a dir that is not a directory as such, rather than as the

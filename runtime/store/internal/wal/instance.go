@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/flowgen/flowgen/internal/atomicfile"
 	"github.com/flowgen/flowgen/internal/regfile"
 )
 
@@ -94,7 +95,7 @@ func makeInstance(dir string, empty bool, sync func(*os.File) error) (string, er
 		}
 		return "", err
 	}
-	return id, syncDir(dir)
+	return id, atomicfile.SyncDir(dir)
 }
 
 // Instance is the log's instance ID (the INSTANCE file): random, made by

@@ -120,15 +120,6 @@ func unlockDir(held []*os.File) error {
 	return errors.Join(errs...)
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
-
 // noRoom reports whether err is a write refused for want of room: a full
 // disk, a quota, a file size limit.
 func noRoom(err error) bool {

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/flowgen/flowgen/internal/atomicfile"
 	"github.com/flowgen/flowgen/internal/regfile"
 )
 
@@ -240,7 +241,7 @@ func Open(dir string, opts Options, fn func(pos Pos, payload []byte) error) (*Lo
 		}
 		return l, nil
 	}
-	if err := mkdirDurable(dir, syncDir); err != nil {
+	if err := mkdirDurable(dir); err != nil {
 		return nil, err
 	}
 	lock, err := lockDir(dir)
@@ -401,7 +402,7 @@ func (l *Log) recover(fn func(Pos, []byte) error) error {
 			// this one again would need room on a disk that may have none,
 			// and a store that cannot open cannot be read or compacted by
 			// its owner. The next append that needs it makes it.
-			if err := syncDir(l.dir); err != nil {
+			if err := atomicfile.SyncDir(l.dir); err != nil {
 				return err
 			}
 			seg, path, res = segs[i-1].n, segs[i-1].path, scanResult{end: prevEnd}
@@ -542,7 +543,7 @@ func (l *Log) createSegment(seg uint64) error {
 		f.Close()
 		return err
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := atomicfile.SyncDir(l.dir); err != nil {
 		f.Close()
 		return err
 	}
