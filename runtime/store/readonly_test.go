@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -125,5 +126,73 @@ func TestReadOnlyShowsOnlyWhatIsSynced(t *testing.T) {
 		if n != i {
 			t.Errorf("event seq %d written, not synced: a read-only open loads %d events, want the %d synced", i+1, n, i)
 		}
+	}
+}
+
+// TestReadOnlyBesideAWriterFindsNoDamage: read-only opens beside a writer
+// that appends, rotates its small segments and compacts them all the
+// while are never refused as damage (a segment read shorter than the
+// SYNCED mark read before it names), and each sees every run whose first
+// event was acknowledged before it opened. A read-only open refuses a
+// last segment cut below the mark: a change the writer made under way
+// must not pass for that.
+func TestReadOnlyBesideAWriterFindsNoDamage(t *testing.T) {
+	dir := t.TempDir()
+	st, err := Open(dir, Options{SegmentSize: 2048, CompactEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	const runs = 150
+	var acked atomic.Int64 // runs whose first event Emit acknowledged
+	done := make(chan struct{})
+	var readErr error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for opens := 0; ; opens++ {
+			select {
+			case <-done:
+				if opens == 0 {
+					readErr = errors.New("no read-only open ran")
+				}
+				return
+			default:
+			}
+			want := acked.Load()
+			ro, err := OpenReadOnly(dir)
+			if err != nil {
+				readErr = err
+				return
+			}
+			live, err := ro.NonTerminal("Bench")
+			ro.Close()
+			if err != nil {
+				readErr = err
+				return
+			}
+			if int64(len(live)) < want {
+				readErr = fmt.Errorf("a read-only open shows %d runs, after %d were acknowledged", len(live), want)
+				return
+			}
+		}
+	}()
+	for i := range runs {
+		evs := fiveStepEvents(fmt.Sprintf("run-%03d", i))
+		emitAll(t, st, evs[:1])
+		acked.Add(1)
+		emitAll(t, st, evs[1:3]) // left running: compaction keeps it
+		if i%20 == 19 {
+			if _, err := st.CompactAll(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	close(done)
+	wg.Wait()
+	if readErr != nil {
+		t.Fatal(readErr)
 	}
 }

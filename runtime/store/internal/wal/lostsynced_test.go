@@ -14,7 +14,8 @@ import (
 // Open refuses it as damage, naming the segment and where its records
 // end, and changes no file, whatever the cut (inside a record, between
 // two, inside the segment header) and whichever boot wrote the mark. It
-// was cut as a torn tail, with only a warning.
+// was cut as a torn tail, with only a warning. A read-only open refuses it
+// the same way: it showed the records left as a whole log.
 func TestCutBelowTheMarkIsCorrupt(t *testing.T) {
 	base := t.TempDir()
 	const n = 6
@@ -55,6 +56,16 @@ func TestCutBelowTheMarkIsCorrupt(t *testing.T) {
 			}
 			if got, _ := os.ReadFile(filepath.Join(dir, syncedName)); !bytes.Equal(got, marked) {
 				t.Fatalf("mark of %s boot, cut at %d: SYNCED changed by the refused open", boot, cut)
+			}
+			// A read-only open (the CLI) names the same damage, where it
+			// showed the records left as a whole log.
+			_, l, err = readAll(t, dir, Options{ReadOnly: true})
+			if err == nil {
+				l.Close()
+				t.Fatalf("mark of %s boot, cut at %d: the log opened read-only", boot, cut)
+			}
+			if !errors.As(err, &ce) || ce.Segment != seg || ce.Offset != end {
+				t.Fatalf("mark of %s boot, cut at %d, read-only: %v, want a CorruptError naming %s at offset %d", boot, cut, err, seg, end)
 			}
 		}
 	}

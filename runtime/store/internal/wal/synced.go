@@ -30,7 +30,8 @@ import (
 //   - Open, read-only too, refuses a log whose newest segment is gone: a
 //     SYNCED naming a segment past the last one is a missing segment
 //     (the segments before the last are contiguous; only the newest
-//     could go unnoticed).
+//     could go unnoticed); and one whose last segment's records end
+//     before the offset SYNCED names in it (lostSynced).
 //
 // A log without the file (written by an earlier flowgen), or with one
 // that does not hold a whole mark, is read as before: every whole record.
@@ -137,6 +138,16 @@ func goneStill(dir string, mark syncMark) bool {
 	if _, err := os.Lstat(SegmentPath(dir, mark.pos.Segment)); !errors.Is(err, os.ErrNotExist) {
 		return false
 	}
+	return markStill(dir, mark)
+}
+
+// markStill reports, for a read-only log, whether dir's SYNCED still
+// holds mark: the writer has not moved on since it was read. While it
+// names a segment, that segment holds at least what it names (the writer
+// cuts nothing synced, and a compaction rewrites only segments before the
+// one the mark names), so a read-only log that read less there read
+// damage, not a change under way.
+func markStill(dir string, mark syncMark) bool {
 	again, ok, err := readSynced(dir)
 	return err == nil && ok && again == mark
 }

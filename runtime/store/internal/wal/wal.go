@@ -374,6 +374,16 @@ func (l *Log) recover(fn func(Pos, []byte) error) error {
 			return err
 		}
 		if !last || l.opts.ReadOnly {
+			// A read-only log cuts nothing, but shows no log that lost
+			// synced records as whole: the operator reading it beside a
+			// server, or before restarting one, learns of the damage the
+			// writer's next Open refuses (unless the writer moved on
+			// meanwhile: then what was read was a change under way).
+			if last && marked {
+				if err := lostSynced(mark, seg, path, res.end); err != nil && markStill(l.dir, mark) {
+					return err
+				}
+			}
 			prevEnd = res.end
 			continue
 		}
