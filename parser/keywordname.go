@@ -21,7 +21,9 @@ import (
 // parses as a call of flow irreversible; a state field left out after an
 // rpc's, await's or call's "->", after "sleep until", "correlate" or
 // "writes" (or a comma of its list), with a statement on the next line,
-// takes that statement's keyword for the field; "on ok ->" followed by a
+// takes that statement's keyword for the field, and so does an outcome
+// left out after "outcomes" or a comma of its list (a trailing comma) for
+// the outcome; "on ok ->" followed by a
 // statement parses as a transition to a step of that name, and a
 // choose's "when X ->" or "otherwise ->" followed by the next when or
 // otherwise line as a line to a step of that name. The checks would then
@@ -31,7 +33,7 @@ import (
 // went wrong, at the call or at the token that lost its name: a flow or
 // step name is exported (Check's rule), so no keyword can be one; a field
 // could be named like a keyword, so only a keyword on a later line than
-// that token is taken for the next statement.
+// that token is taken for the next statement (so for an outcome).
 
 // statementKeywords are the words that start a statement of a flow or a
 // step: what follows a call or a transition that lost its name.
@@ -94,8 +96,8 @@ func stepKeywordName(s *Step, toks []lexer.Token) (diag.Diagnostic, bool) {
 			}
 			continue
 		}
-		for _, f := range stmtFields(ss) {
-			if d, bad := fieldKeyword(toks, tokenAt(toks, f.Pos.Offset)); bad {
+		for _, f := range stmtNames(ss) {
+			if d, bad := slotKeyword(toks, tokenAt(toks, f.Pos.Offset)); bad {
 				return d, true
 			}
 		}
@@ -113,10 +115,10 @@ func stepKeywordName(s *Step, toks []lexer.Token) (diag.Diagnostic, bool) {
 	return diag.Diagnostic{}, false
 }
 
-// stmtFields are the state field names of ss that follow a token of their
-// own (fieldSlot): an rpc's, await's or call's response, a sleep's until,
-// a correlation's field, the fields of writes.
-func stmtFields(ss *StepStmt) []*Token {
+// stmtNames are the names of ss that follow a token of their own
+// (fieldSlot, outcomeSlot): the state fields of an rpc's, await's or
+// call's response, a sleep's until, a correlation, writes; the outcomes.
+func stmtNames(ss *StepStmt) []*Token {
 	var out []*Token
 	add := func(ts ...*Token) {
 		for _, t := range ts {
@@ -143,6 +145,9 @@ func stmtFields(ss *StepStmt) []*Token {
 	}
 	for _, f := range ss.Writes {
 		add(f.Name)
+	}
+	for _, o := range ss.Outcomes {
+		add(o.Name)
 	}
 	return out
 }
@@ -180,7 +185,7 @@ func keywordNameBefore(toks []lexer.Token, i int) (diag.Diagnostic, bool) {
 	// The keyword taken for a field, or its first argument, is where the
 	// parser stopped (sleep until, then on timeout -> X, stops at "->").
 	for _, j := range []int{i - 1, i - 2} {
-		if d, bad := fieldKeyword(toks, j); bad {
+		if d, bad := slotKeyword(toks, j); bad {
 			return d, true
 		}
 	}
@@ -242,10 +247,11 @@ func callKeyword(toks []lexer.Token, j int) (diag.Diagnostic, bool) {
 		WithHint("%s", hint), true
 }
 
-// fieldKeyword reports the state field toks[j] when it is a statement
-// keyword on a later line than the token before it, which a field follows
-// (fieldSlot): that token lost its field, and the error is there.
-func fieldKeyword(toks []lexer.Token, j int) (diag.Diagnostic, bool) {
+// slotKeyword reports the state field or outcome toks[j] when it is a
+// statement keyword on a later line than the token before it, which a
+// field (fieldSlot) or an outcome (outcomeSlot) follows: that token lost
+// its name, and the error is there.
+func slotKeyword(toks []lexer.Token, j int) (diag.Diagnostic, bool) {
 	if j < 1 || j >= len(toks) {
 		return diag.Diagnostic{}, false
 	}
@@ -253,11 +259,15 @@ func fieldKeyword(toks []lexer.Token, j int) (diag.Diagnostic, bool) {
 	if !slices.Contains(statementKeywords, kw.Value) || kw.Pos.Line == at.Pos.Line {
 		return diag.Diagnostic{}, false
 	}
+	what, name := "state field", "a field name"
 	hint, ok := fieldSlot(toks, j-1)
 	if !ok {
-		return diag.Diagnostic{}, false
+		what, name = "outcome", "an outcome name"
+		if hint, ok = outcomeSlot(toks, j-1); !ok {
+			return diag.Diagnostic{}, false
+		}
 	}
-	return diag.Errorf(tokenRange(at), "syntax", `%q has no state field after it: %s is a keyword, not a field name`, at.Value, keywordAt(kw, at)).
+	return diag.Errorf(tokenRange(at), "syntax", `%q has no %s after it: %s is a keyword, not %s`, at.Value, what, keywordAt(kw, at), name).
 		WithHint("%s", hint), true
 }
 
@@ -279,8 +289,21 @@ func fieldSlot(toks []lexer.Token, j int) (hint string, ok bool) {
 		return "name the time.Time field of the state that holds when to wake, such as sleep until ReminderAt", true
 	case at == "correlate":
 		return "name the state field whose value the event must carry, such as correlate OrderID", true
-	case at == ident.KeywordWrites || at == "," && inWrites(toks, j):
+	case at == ident.KeywordWrites || at == "," && inList(toks, j, ident.KeywordWrites):
 		return "name the fields the step writes, such as writes Reservation, Total", true
+	}
+	return "", false
+}
+
+// outcomeSlot reports whether the grammar takes an outcome name after
+// toks[j]: "outcomes", or a comma of its list; hint says how to write it.
+func outcomeSlot(toks []lexer.Token, j int) (hint string, ok bool) {
+	const example = "name the outcomes the Go step returns, such as outcomes approved, rejected"
+	switch at := toks[j].Value; {
+	case at == "outcomes":
+		return example, true
+	case at == "," && inList(toks, j, "outcomes"):
+		return example + `, or drop the ","`, true
 	}
 	return "", false
 }
@@ -299,13 +322,13 @@ func actionOfArrow(toks []lexer.Token, j int) string {
 	return toks[k-2].Value
 }
 
-// inWrites reports whether the comma toks[j] separates the fields of a
-// writes line.
-func inWrites(toks []lexer.Token, j int) bool {
+// inList reports whether the comma toks[j] separates the names of a list
+// that keyword starts: the fields of writes, the outcomes of outcomes.
+func inList(toks []lexer.Token, j int, keyword string) bool {
 	for j >= 2 && toks[j].Value == "," && toks[j-1].Type == tokIdent {
 		j -= 2
 	}
-	return toks[j].Value == ident.KeywordWrites
+	return toks[j].Value == keyword
 }
 
 // targetKeyword reports the transition or choose line whose target,

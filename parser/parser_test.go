@@ -224,6 +224,15 @@ func TestSyntaxErrors(t *testing.T) {
 		{"correlate, then a statement", "flow A {\n    step B {\n        await t \"e\" correlate\n        timeout 1h\n    }\n}", `3:21: "correlate" has no state field after it: "timeout" on line 4 is a keyword, not a field name (hint: name the state field whose value the event must carry, such as correlate OrderID)`},
 		{"writes, then a statement", "flow A {\n    parallel P {\n        step B {\n            writes\n            rollback Undo\n        }\n    }\n}", `4:13: "writes" has no state field after it: "rollback" on line 5 is a keyword, not a field name (hint: name the fields the step writes, such as writes Reservation, Total)`},
 		{"writes comma, then a statement", "flow A {\n    parallel P {\n        step B {\n            writes X,\n            irreversible\n        }\n    }\n}", `4:21: "," has no state field after it: "irreversible" on line 5 is a keyword, not a field name (hint: name the fields the step writes, such as writes Reservation, Total)`},
+		// An outcomes list the same: a trailing comma took the next
+		// statement's keyword for an outcome, which parsed (irreversible
+		// became an outcome, and check warned that the step had no
+		// irreversible) or stopped at the keyword's argument with a hint
+		// to separate "approved, on, approved" with commas.
+		{"outcomes comma, then a statement", "flow A {\n    step B {\n        outcomes approved, rejected,\n        irreversible\n    }\n}", `3:36: "," has no outcome after it: "irreversible" on line 4 is a keyword, not an outcome name (hint: name the outcomes the Go step returns, such as outcomes approved, rejected, or drop the ",")`},
+		{"outcomes comma, then on", "flow A {\n    step B {\n        outcomes approved,\n        on approved -> C\n    }\n}", `3:26: "," has no outcome after it: "on" on line 4 is a keyword, not an outcome name (hint: name the outcomes the Go step returns, such as outcomes approved, rejected, or drop the ",")`},
+		{"outcomes comma, then a rollback", "flow A {\n    step B {\n        outcomes approved,\n        rollback Undo\n    }\n}", `3:26: "," has no outcome after it: "rollback" on line 4 is a keyword, not an outcome name (hint: name the outcomes the Go step returns, such as outcomes approved, rejected, or drop the ",")`},
+		{"outcomes, then a statement", "flow A {\n    step B {\n        outcomes\n        irreversible\n    }\n}", `3:9: "outcomes" has no outcome after it: "irreversible" on line 4 is a keyword, not an outcome name (hint: name the outcomes the Go step returns, such as outcomes approved, rejected)`},
 
 		// Lexical errors.
 		{"unterminated string", "flow A { trigger rpc \"Start\n}", `1:22: unterminated string (hint: close the string with " on the same line)`},
