@@ -26,7 +26,10 @@ import (
 // the outcome; "on ok ->" followed by a
 // statement parses as a transition to a step of that name, and a
 // choose's "when X ->" or "otherwise ->" followed by the next when or
-// otherwise line as a line to a step of that name. The checks would then
+// otherwise line as a line to a step of that name; and a condition that
+// lost its operand after "when", "and", "or" or "not" takes the next
+// line's otherwise or when for a field ("when Express and", then
+// "otherwise -> Ship", is the condition "Express and otherwise"). The checks would then
 // report a flow, field or step that does not exist, or a second action,
 // on the keyword's line, and a keyword that takes arguments leaves them
 // to a syntax error of their own. keywordNameError reports instead what
@@ -153,18 +156,65 @@ func stmtNames(ss *StepStmt) []*Token {
 }
 
 // chooseKeywordTarget is keywordNameError for the when and otherwise lines
-// of c.
+// of c: their targets, and the fields of their conditions.
 func chooseKeywordTarget(c *Choose, toks []lexer.Token) (diag.Diagnostic, bool) {
 	for _, cs := range c.Body {
 		target := cs.Otherwise
 		if cs.When != nil {
 			target = cs.When.Target
+			if d, bad := condKeywordField(cs.When.Cond, toks); bad {
+				return d, true
+			}
 		}
 		if d, bad := targetKeyword(toks, tokenAt(toks, target.Pos.Offset)); bad {
 			return d, true
 		}
 	}
 	return diag.Diagnostic{}, false
+}
+
+// condKeywordField is condKeyword for the fields of the comparisons of
+// cond, parenthesised groups included.
+func condKeywordField(cond *Or, toks []lexer.Token) (diag.Diagnostic, bool) {
+	if cond == nil {
+		return diag.Diagnostic{}, false
+	}
+	for _, and := range cond.Terms {
+		for _, u := range and.Factors {
+			switch {
+			case u == nil:
+			case u.Group != nil:
+				if d, bad := condKeywordField(u.Group, toks); bad {
+					return d, true
+				}
+			case u.Compare != nil && u.Compare.Field != nil:
+				if d, bad := condKeyword(toks, tokenAt(toks, u.Compare.Field.Pos.Offset)); bad {
+					return d, true
+				}
+			}
+		}
+	}
+	return diag.Diagnostic{}, false
+}
+
+// condOperators are the words of a condition that a condition follows.
+var condOperators = []string{ident.KeywordWhen, ident.KeywordAnd, ident.KeywordOr, ident.KeywordNot}
+
+// condKeyword reports the field of a condition toks[j] when it is the
+// keyword of a choose line (when, otherwise) on a later line than the
+// when, and, or or not before it, which lost its condition: the error is
+// there. (A field named so on the same line is a field, as elsewhere.)
+func condKeyword(toks []lexer.Token, j int) (diag.Diagnostic, bool) {
+	if j < 1 || j >= len(toks) {
+		return diag.Diagnostic{}, false
+	}
+	kw, at := toks[j], toks[j-1]
+	if kw.Value != ident.KeywordWhen && kw.Value != ident.KeywordOtherwise || !slices.Contains(condOperators, at.Value) ||
+		kw.Pos.Line == at.Pos.Line || !inChoose(toks, j) {
+		return diag.Diagnostic{}, false
+	}
+	return diag.Errorf(tokenRange(at), "syntax", `%q has no condition after it: %s is a keyword, not a field name`, at.Value, keywordAt(kw, at)).
+		WithHint("a when line is written when <condition> -> Target, and each and, or and not is followed by a condition: when Express and not Oversize -> Ship"), true
 }
 
 // keywordNameBefore is callKeyword or targetKeyword for the token before
@@ -181,6 +231,12 @@ func keywordNameBefore(toks []lexer.Token, i int) (diag.Diagnostic, bool) {
 		return callKeyword(toks, i-1)
 	case toks[i-2].Value == "->" && targetArrow(toks, i-2):
 		return targetKeyword(toks, i-1)
+	}
+	// A choose line's keyword taken for a condition's field, followed by
+	// what the grammar cannot take after a field (or, then when Ok -> X,
+	// stops at Ok).
+	if d, bad := condKeyword(toks, i-1); bad {
+		return d, true
 	}
 	// The keyword taken for a field, or its first argument, is where the
 	// parser stopped (sleep until, then on timeout -> X, stops at "->").
