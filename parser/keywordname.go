@@ -19,8 +19,9 @@ import (
 //	irreversible
 //
 // parses as a call of flow irreversible; a state field left out after an
-// rpc's, await's or call's "->", after "sleep until", "correlate" or
-// "writes" (or a comma of its list), with a statement on the next line,
+// rpc's, await's or call's "->", the "(" of an rpc, call or publish, after
+// "sleep until", "correlate" or "writes" (or a comma of its list), with a
+// statement on the next line,
 // takes that statement's keyword for the field, and so does an outcome
 // left out after "outcomes" or a comma of its list (a trailing comma) for
 // the outcome; "on ok ->" followed by a
@@ -329,9 +330,12 @@ func slotKeyword(toks []lexer.Token, j int) (diag.Diagnostic, bool) {
 
 // fieldSlot reports whether the grammar takes a state field name after
 // toks[j]: an rpc's, await's or call's "->", sleep's "until", "correlate",
-// and "writes" or a comma of its list; hint says how to write it.
+// "writes" or a comma of its list, and the "(" of an rpc's, call's or
+// publish's field; hint says how to write it.
 func fieldSlot(toks []lexer.Token, j int) (hint string, ok bool) {
 	switch at := toks[j].Value; {
+	case at == "(":
+		return parenSlot(toks, j)
 	case at == "->" && callArrow(toks, j):
 		return `name the state field that takes the called flow's final state, such as call Billing (Invoice) -> Receipt, or drop the "->"`, true
 	case at == "->":
@@ -347,6 +351,22 @@ func fieldSlot(toks []lexer.Token, j int) (hint string, ok bool) {
 		return "name the state field whose value the event must carry, such as correlate OrderID", true
 	case at == ident.KeywordWrites || at == "," && inList(toks, j, ident.KeywordWrites):
 		return "name the fields the step writes, such as writes Reservation, Total", true
+	}
+	return "", false
+}
+
+// parenSlot is fieldSlot for the "(" at toks[j]: rpc service "Endpoint" (,
+// publish topic "event" (, call Flow (.
+func parenSlot(toks []lexer.Token, j int) (hint string, ok bool) {
+	switch {
+	case j >= 2 && toks[j-1].Type == tokIdent && toks[j-2].Value == ident.KeywordCall:
+		return "name the state field passed as the child's initial state, and close the parentheses: call Billing (Invoice)", true
+	case j < 3 || toks[j-1].Type != tokString:
+		return "", false
+	case toks[j-3].Value == ident.KeywordRPC:
+		return `name the state field sent, and close the parentheses: rpc customers "Customer.Create" (Customer)`, true
+	case toks[j-3].Value == ident.KeywordPublish:
+		return `name the state field published, and close the parentheses: publish mail "welcome" (Customer)`, true
 	}
 	return "", false
 }

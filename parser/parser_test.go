@@ -233,6 +233,13 @@ func TestSyntaxErrors(t *testing.T) {
 		{"correlate, then a statement", "flow A {\n    step B {\n        await t \"e\" correlate\n        timeout 1h\n    }\n}", `3:21: "correlate" has no state field after it: "timeout" on line 4 is a keyword, not a field name (hint: name the state field whose value the event must carry, such as correlate OrderID)`},
 		{"writes, then a statement", "flow A {\n    parallel P {\n        step B {\n            writes\n            rollback Undo\n        }\n    }\n}", `4:13: "writes" has no state field after it: "rollback" on line 5 is a keyword, not a field name (hint: name the fields the step writes, such as writes Reservation, Total)`},
 		{"writes comma, then a statement", "flow A {\n    parallel P {\n        step B {\n            writes X,\n            irreversible\n        }\n    }\n}", `4:21: "," has no state field after it: "irreversible" on line 5 is a keyword, not a field name (hint: name the fields the step writes, such as writes Reservation, Total)`},
+		// A request field left out after "(", the ")" with it: the next
+		// line's keyword was taken for the field, and the error was at
+		// what followed it ("}", or the keyword's argument), with no hint.
+		{"rpc request, then a statement", "flow A {\n    step B {\n        rpc s \"S.Do\" (\n        irreversible\n    }\n}", `3:22: "(" has no state field after it: "irreversible" on line 4 is a keyword, not a field name (hint: name the state field sent, and close the parentheses: rpc customers "Customer.Create" (Customer))`},
+		{"rpc request, then a rollback", "flow A {\n    step B {\n        rpc s \"S.Do\" (\n        rollback Undo\n    }\n}", `3:22: "(" has no state field after it: "rollback" on line 4 is a keyword, not a field name (hint: name the state field sent, and close the parentheses: rpc customers "Customer.Create" (Customer))`},
+		{"call input, then on", "flow A {\n    step B {\n        call Billing (\n        on ok -> done\n    }\n}", `3:22: "(" has no state field after it: "on" on line 4 is a keyword, not a field name (hint: name the state field passed as the child's initial state, and close the parentheses: call Billing (Invoice))`},
+		{"publish payload, then a statement", "flow A {\n    step B {\n        publish t \"e\" (\n        irreversible\n    }\n}", `3:23: "(" has no state field after it: "irreversible" on line 4 is a keyword, not a field name (hint: name the state field published, and close the parentheses: publish mail "welcome" (Customer))`},
 		// An outcomes list the same: a trailing comma took the next
 		// statement's keyword for an outcome, which parsed (irreversible
 		// became an outcome, and check warned that the step had no
