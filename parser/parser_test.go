@@ -276,6 +276,10 @@ func TestSyntaxErrors(t *testing.T) {
 		{"C-style and", `flow A { step B { choose { when X && Y -> C } } }`, `1:35: unexpected character '&' (hint: conditions combine with and, or and not: when Express and not Oversize -> Ship)`},
 		{"C-style or", `flow A { step B { choose { when X || Y -> C } } }`, `1:35: unexpected character '|' (hint: conditions combine with and, or and not: when Express and not Oversize -> Ship)`},
 		{"negative", `flow A { timeout -5s }`, `1:18: unexpected character '-' (hint: numbers and durations cannot be negative)`},
+		// An exponent's minus is not a negative number's: the hint said
+		// numbers cannot be negative, where a condition's can.
+		{"negative exponent", `flow A { step B { choose { when X > 1e-3 -> C } } }`, `1:39: unexpected character '-' (hint: a number is written in decimal, without an exponent: 0.001, not 1e-3)`},
+		{"negative exponent, upper case", `flow A { step B { choose { when X > 2.5E-10 -> C } } }`, `1:41: unexpected character '-' (hint: a number is written in decimal, without an exponent: 0.001, not 1e-3)`},
 		{"lone dash", `flow A { step B { on ok - C } }`, `1:25: unexpected character '-' (hint: transitions are written "on outcome -> Target")`},
 		{"minus before a string", `flow A { step B { choose { when X == -"a" -> C } } }`, `1:38: unexpected character '-' (hint: only a number can be negative, with its minus sign right before it: Balance < -2.5)`},
 		{"minus apart from its number", `flow A { step B { choose { when X < - 5 -> C } } }`, `1:37: unexpected character '-' (hint: only a number can be negative, with its minus sign right before it: Balance < -2.5)`},
