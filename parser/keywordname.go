@@ -18,7 +18,8 @@ import (
 //	call
 //	irreversible
 //
-// parses as a call of flow irreversible; a state field left out after an
+// parses as a call of flow irreversible (and "rollback" so, as a Go
+// rollback named irreversible); a state field left out after an
 // rpc's, await's or call's "->", the "(" of an rpc, call or publish, after
 // "sleep until", "correlate" or "writes" (or a comma of its list), with a
 // statement on the next line,
@@ -102,6 +103,11 @@ func stepKeywordName(s *Step, toks []lexer.Token) (diag.Diagnostic, bool) {
 		}
 		for _, f := range stmtNames(ss) {
 			if d, bad := slotKeyword(toks, tokenAt(toks, f.Pos.Offset)); bad {
+				return d, true
+			}
+		}
+		if rb := ss.Rollback; rb != nil && rb.Name != nil {
+			if d, bad := rollbackKeyword(toks, tokenAt(toks, rb.Name.Pos.Offset)); bad {
 				return d, true
 			}
 		}
@@ -230,6 +236,10 @@ func keywordNameBefore(toks []lexer.Token, i int) (diag.Diagnostic, bool) {
 	switch {
 	case toks[i-2].Value == "call":
 		return callKeyword(toks, i-1)
+	case toks[i-2].Value == "rollback":
+		if d, bad := rollbackKeyword(toks, i-1); bad {
+			return d, true
+		}
 	case toks[i-2].Value == "->" && targetArrow(toks, i-2):
 		return targetKeyword(toks, i-1)
 	}
@@ -302,6 +312,24 @@ func callKeyword(toks []lexer.Token, j int) (diag.Diagnostic, bool) {
 	_, hint := describeExpected("Ident", toks, j)
 	return diag.Errorf(tokenRange(at), "syntax", "call has no flow name: %s is a keyword, not a flow name", keywordAt(kw, at)).
 		WithHint("%s", hint), true
+}
+
+// rollbackKeyword reports the Go rollback whose method name is toks[j],
+// when that token is a statement keyword on a later line than the
+// rollback keyword before it, where the error is: a method name is
+// exported (Check's rule), so no keyword is one. An action's keyword is
+// left to rollbackActionHint (rollback publish t "e": an action written as
+// a rollback), and rpc and call start a rollback of their own.
+func rollbackKeyword(toks []lexer.Token, j int) (diag.Diagnostic, bool) {
+	if j < 1 || j >= len(toks) {
+		return diag.Diagnostic{}, false
+	}
+	kw, at := toks[j], toks[j-1]
+	if at.Value != "rollback" || kw.Pos.Line == at.Pos.Line || !slices.Contains(statementKeywords, kw.Value) || slices.Contains(actionKeywords, kw.Value) {
+		return diag.Diagnostic{}, false
+	}
+	return diag.Errorf(tokenRange(at), "syntax", "rollback has no method name: %s is a keyword, not a method name", keywordAt(kw, at)).
+		WithHint("name the Go method that undoes the step, such as rollback CancelSubscription, or write rollback rpc ... or rollback call ..."), true
 }
 
 // slotKeyword reports the state field or outcome toks[j] when it is a

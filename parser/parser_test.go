@@ -233,6 +233,13 @@ func TestSyntaxErrors(t *testing.T) {
 		{"correlate, then a statement", "flow A {\n    step B {\n        await t \"e\" correlate\n        timeout 1h\n    }\n}", `3:21: "correlate" has no state field after it: "timeout" on line 4 is a keyword, not a field name (hint: name the state field whose value the event must carry, such as correlate OrderID)`},
 		{"writes, then a statement", "flow A {\n    parallel P {\n        step B {\n            writes\n            rollback Undo\n        }\n    }\n}", `4:13: "writes" has no state field after it: "rollback" on line 5 is a keyword, not a field name (hint: name the fields the step writes, such as writes Reservation, Total)`},
 		{"writes comma, then a statement", "flow A {\n    parallel P {\n        step B {\n            writes X,\n            irreversible\n        }\n    }\n}", `4:21: "," has no state field after it: "irreversible" on line 5 is a keyword, not a field name (hint: name the fields the step writes, such as writes Reservation, Total)`},
+		// A Go rollback that lost its method name takes the next line's
+		// statement keyword for it: `rollback` then `irreversible` was a
+		// rollback method "irreversible" (check: "must start with an
+		// upper-case letter", hint rename it "Irreversible"), and then
+		// `on ok -> done` stopped at ok with the hint `did you mean "on"?`.
+		{"rollback, then irreversible", "flow A {\n    step B {\n        rpc s \"S.Do\"\n        rollback\n        irreversible\n    }\n}", `4:9: rollback has no method name: "irreversible" on line 5 is a keyword, not a method name (hint: name the Go method that undoes the step, such as rollback CancelSubscription, or write rollback rpc ... or rollback call ...)`},
+		{"rollback, then on", "flow A {\n    step B {\n        rpc s \"S.Do\"\n        rollback\n        on ok -> done\n    }\n}", `4:9: rollback has no method name: "on" on line 5 is a keyword, not a method name (hint: name the Go method that undoes the step, such as rollback CancelSubscription, or write rollback rpc ... or rollback call ...)`},
 		// A request field left out after "(", the ")" with it: the next
 		// line's keyword was taken for the field, and the error was at
 		// what followed it ("}", or the keyword's argument), with no hint.
