@@ -319,7 +319,12 @@ func (c *checker) step(f *Flow, i int, s *Step, index map[string]int, targets fu
 		if c.opts.StrictRollback {
 			d.Severity = diag.Error
 		}
-		c.add(d.WithHint("add `rollback <Method>` or `rollback rpc ...` to undo it when a later step fails, or mark it `irreversible`"))
+		undo := "`rollback <Method>` or `rollback rpc ...`"
+		if s.Action != nil && s.Action.Kind == ActionCall {
+			// The child's steps are undone by a flow, as they were done.
+			undo = "`rollback call <Flow> (<Field>)` (a flow that undoes the child's work), `rollback <Method>` or `rollback rpc ...`"
+		}
+		c.add(d.WithHint("add %s to undo it when a later step fails, or mark it `irreversible`", undo))
 	}
 	for _, p := range s.Publish {
 		if p != nil {

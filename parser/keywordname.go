@@ -18,20 +18,27 @@ import (
 //	call
 //	irreversible
 //
-// parses as a call of flow irreversible; a state field left out after an
-// rpc's, await's or call's "->", after "sleep until", "correlate" or
-// "writes" (or a comma of its list), with a statement on the next line,
-// takes that statement's keyword for the field; "on ok ->" followed by a
+// parses as a call of flow irreversible (and "rollback" so, as a Go
+// rollback named irreversible); a state field left out after an
+// rpc's, await's or call's "->", the "(" of an rpc, call or publish, after
+// "sleep until", "correlate" or "writes" (or a comma of its list), with a
+// statement on the next line,
+// takes that statement's keyword for the field, and so does an outcome
+// left out after "outcomes" or a comma of its list (a trailing comma) for
+// the outcome; "on ok ->" followed by a
 // statement parses as a transition to a step of that name, and a
 // choose's "when X ->" or "otherwise ->" followed by the next when or
-// otherwise line as a line to a step of that name. The checks would then
+// otherwise line as a line to a step of that name; and a condition that
+// lost its operand after "when", "and", "or" or "not" takes the next
+// line's otherwise or when for a field ("when Express and", then
+// "otherwise -> Ship", is the condition "Express and otherwise"). The checks would then
 // report a flow, field or step that does not exist, or a second action,
 // on the keyword's line, and a keyword that takes arguments leaves them
 // to a syntax error of their own. keywordNameError reports instead what
 // went wrong, at the call or at the token that lost its name: a flow or
 // step name is exported (Check's rule), so no keyword can be one; a field
 // could be named like a keyword, so only a keyword on a later line than
-// that token is taken for the next statement.
+// that token is taken for the next statement (so for an outcome).
 
 // statementKeywords are the words that start a statement of a flow or a
 // step: what follows a call or a transition that lost its name.
@@ -94,8 +101,13 @@ func stepKeywordName(s *Step, toks []lexer.Token) (diag.Diagnostic, bool) {
 			}
 			continue
 		}
-		for _, f := range stmtFields(ss) {
-			if d, bad := fieldKeyword(toks, tokenAt(toks, f.Pos.Offset)); bad {
+		for _, f := range stmtNames(ss) {
+			if d, bad := slotKeyword(toks, tokenAt(toks, f.Pos.Offset)); bad {
+				return d, true
+			}
+		}
+		if rb := ss.Rollback; rb != nil && rb.Name != nil {
+			if d, bad := rollbackKeyword(toks, tokenAt(toks, rb.Name.Pos.Offset)); bad {
 				return d, true
 			}
 		}
@@ -113,10 +125,10 @@ func stepKeywordName(s *Step, toks []lexer.Token) (diag.Diagnostic, bool) {
 	return diag.Diagnostic{}, false
 }
 
-// stmtFields are the state field names of ss that follow a token of their
-// own (fieldSlot): an rpc's, await's or call's response, a sleep's until,
-// a correlation's field, the fields of writes.
-func stmtFields(ss *StepStmt) []*Token {
+// stmtNames are the names of ss that follow a token of their own
+// (fieldSlot, outcomeSlot): the state fields of an rpc's, await's or
+// call's response, a sleep's until, a correlation, writes; the outcomes.
+func stmtNames(ss *StepStmt) []*Token {
 	var out []*Token
 	add := func(ts ...*Token) {
 		for _, t := range ts {
@@ -144,22 +156,72 @@ func stmtFields(ss *StepStmt) []*Token {
 	for _, f := range ss.Writes {
 		add(f.Name)
 	}
+	for _, o := range ss.Outcomes {
+		add(o.Name)
+	}
 	return out
 }
 
 // chooseKeywordTarget is keywordNameError for the when and otherwise lines
-// of c.
+// of c: their targets, and the fields of their conditions.
 func chooseKeywordTarget(c *Choose, toks []lexer.Token) (diag.Diagnostic, bool) {
 	for _, cs := range c.Body {
 		target := cs.Otherwise
 		if cs.When != nil {
 			target = cs.When.Target
+			if d, bad := condKeywordField(cs.When.Cond, toks); bad {
+				return d, true
+			}
 		}
 		if d, bad := targetKeyword(toks, tokenAt(toks, target.Pos.Offset)); bad {
 			return d, true
 		}
 	}
 	return diag.Diagnostic{}, false
+}
+
+// condKeywordField is condKeyword for the fields of the comparisons of
+// cond, parenthesised groups included.
+func condKeywordField(cond *Or, toks []lexer.Token) (diag.Diagnostic, bool) {
+	if cond == nil {
+		return diag.Diagnostic{}, false
+	}
+	for _, and := range cond.Terms {
+		for _, u := range and.Factors {
+			switch {
+			case u == nil:
+			case u.Group != nil:
+				if d, bad := condKeywordField(u.Group, toks); bad {
+					return d, true
+				}
+			case u.Compare != nil && u.Compare.Field != nil:
+				if d, bad := condKeyword(toks, tokenAt(toks, u.Compare.Field.Pos.Offset)); bad {
+					return d, true
+				}
+			}
+		}
+	}
+	return diag.Diagnostic{}, false
+}
+
+// condOperators are the words of a condition that a condition follows.
+var condOperators = []string{ident.KeywordWhen, ident.KeywordAnd, ident.KeywordOr, ident.KeywordNot}
+
+// condKeyword reports the field of a condition toks[j] when it is the
+// keyword of a choose line (when, otherwise) on a later line than the
+// when, and, or or not before it, which lost its condition: the error is
+// there. (A field named so on the same line is a field, as elsewhere.)
+func condKeyword(toks []lexer.Token, j int) (diag.Diagnostic, bool) {
+	if j < 1 || j >= len(toks) {
+		return diag.Diagnostic{}, false
+	}
+	kw, at := toks[j], toks[j-1]
+	if kw.Value != ident.KeywordWhen && kw.Value != ident.KeywordOtherwise || !slices.Contains(condOperators, at.Value) ||
+		kw.Pos.Line == at.Pos.Line || !inChoose(toks, j) {
+		return diag.Diagnostic{}, false
+	}
+	return diag.Errorf(tokenRange(at), "syntax", `%q has no condition after it: %s is a keyword, not a field name`, at.Value, keywordAt(kw, at)).
+		WithHint("a when line is written when <condition> -> Target, and each and, or and not is followed by a condition: when Express and not Oversize -> Ship"), true
 }
 
 // keywordNameBefore is callKeyword or targetKeyword for the token before
@@ -174,13 +236,23 @@ func keywordNameBefore(toks []lexer.Token, i int) (diag.Diagnostic, bool) {
 	switch {
 	case toks[i-2].Value == "call":
 		return callKeyword(toks, i-1)
+	case toks[i-2].Value == "rollback":
+		if d, bad := rollbackKeyword(toks, i-1); bad {
+			return d, true
+		}
 	case toks[i-2].Value == "->" && targetArrow(toks, i-2):
 		return targetKeyword(toks, i-1)
+	}
+	// A choose line's keyword taken for a condition's field, followed by
+	// what the grammar cannot take after a field (or, then when Ok -> X,
+	// stops at Ok).
+	if d, bad := condKeyword(toks, i-1); bad {
+		return d, true
 	}
 	// The keyword taken for a field, or its first argument, is where the
 	// parser stopped (sleep until, then on timeout -> X, stops at "->").
 	for _, j := range []int{i - 1, i - 2} {
-		if d, bad := fieldKeyword(toks, j); bad {
+		if d, bad := slotKeyword(toks, j); bad {
 			return d, true
 		}
 	}
@@ -242,10 +314,29 @@ func callKeyword(toks []lexer.Token, j int) (diag.Diagnostic, bool) {
 		WithHint("%s", hint), true
 }
 
-// fieldKeyword reports the state field toks[j] when it is a statement
-// keyword on a later line than the token before it, which a field follows
-// (fieldSlot): that token lost its field, and the error is there.
-func fieldKeyword(toks []lexer.Token, j int) (diag.Diagnostic, bool) {
+// rollbackKeyword reports the Go rollback whose method name is toks[j],
+// when that token is a statement keyword on a later line than the
+// rollback keyword before it, where the error is: a method name is
+// exported (Check's rule), so no keyword is one. An action's keyword is
+// left to rollbackActionHint (rollback publish t "e": an action written as
+// a rollback), and rpc and call start a rollback of their own.
+func rollbackKeyword(toks []lexer.Token, j int) (diag.Diagnostic, bool) {
+	if j < 1 || j >= len(toks) {
+		return diag.Diagnostic{}, false
+	}
+	kw, at := toks[j], toks[j-1]
+	if at.Value != "rollback" || kw.Pos.Line == at.Pos.Line || !slices.Contains(statementKeywords, kw.Value) || slices.Contains(actionKeywords, kw.Value) {
+		return diag.Diagnostic{}, false
+	}
+	return diag.Errorf(tokenRange(at), "syntax", "rollback has no method name: %s is a keyword, not a method name", keywordAt(kw, at)).
+		WithHint("name the Go method that undoes the step, such as rollback CancelSubscription, or write rollback rpc ... or rollback call ..."), true
+}
+
+// slotKeyword reports the state field or outcome toks[j] when it is a
+// statement keyword on a later line than the token before it, which a
+// field (fieldSlot) or an outcome (outcomeSlot) follows: that token lost
+// its name, and the error is there.
+func slotKeyword(toks []lexer.Token, j int) (diag.Diagnostic, bool) {
 	if j < 1 || j >= len(toks) {
 		return diag.Diagnostic{}, false
 	}
@@ -253,19 +344,26 @@ func fieldKeyword(toks []lexer.Token, j int) (diag.Diagnostic, bool) {
 	if !slices.Contains(statementKeywords, kw.Value) || kw.Pos.Line == at.Pos.Line {
 		return diag.Diagnostic{}, false
 	}
+	what, name := "state field", "a field name"
 	hint, ok := fieldSlot(toks, j-1)
 	if !ok {
-		return diag.Diagnostic{}, false
+		what, name = "outcome", "an outcome name"
+		if hint, ok = outcomeSlot(toks, j-1); !ok {
+			return diag.Diagnostic{}, false
+		}
 	}
-	return diag.Errorf(tokenRange(at), "syntax", `%q has no state field after it: %s is a keyword, not a field name`, at.Value, keywordAt(kw, at)).
+	return diag.Errorf(tokenRange(at), "syntax", `%q has no %s after it: %s is a keyword, not %s`, at.Value, what, keywordAt(kw, at), name).
 		WithHint("%s", hint), true
 }
 
 // fieldSlot reports whether the grammar takes a state field name after
 // toks[j]: an rpc's, await's or call's "->", sleep's "until", "correlate",
-// and "writes" or a comma of its list; hint says how to write it.
+// "writes" or a comma of its list, and the "(" of an rpc's, call's or
+// publish's field; hint says how to write it.
 func fieldSlot(toks []lexer.Token, j int) (hint string, ok bool) {
 	switch at := toks[j].Value; {
+	case at == "(":
+		return parenSlot(toks, j)
 	case at == "->" && callArrow(toks, j):
 		return `name the state field that takes the called flow's final state, such as call Billing (Invoice) -> Receipt, or drop the "->"`, true
 	case at == "->":
@@ -279,8 +377,37 @@ func fieldSlot(toks []lexer.Token, j int) (hint string, ok bool) {
 		return "name the time.Time field of the state that holds when to wake, such as sleep until ReminderAt", true
 	case at == "correlate":
 		return "name the state field whose value the event must carry, such as correlate OrderID", true
-	case at == ident.KeywordWrites || at == "," && inWrites(toks, j):
+	case at == ident.KeywordWrites || at == "," && inList(toks, j, ident.KeywordWrites):
 		return "name the fields the step writes, such as writes Reservation, Total", true
+	}
+	return "", false
+}
+
+// parenSlot is fieldSlot for the "(" at toks[j]: rpc service "Endpoint" (,
+// publish topic "event" (, call Flow (.
+func parenSlot(toks []lexer.Token, j int) (hint string, ok bool) {
+	switch {
+	case j >= 2 && toks[j-1].Type == tokIdent && toks[j-2].Value == ident.KeywordCall:
+		return "name the state field passed as the child's initial state, and close the parentheses: call Billing (Invoice)", true
+	case j < 3 || toks[j-1].Type != tokString:
+		return "", false
+	case toks[j-3].Value == ident.KeywordRPC:
+		return `name the state field sent, and close the parentheses: rpc customers "Customer.Create" (Customer)`, true
+	case toks[j-3].Value == ident.KeywordPublish:
+		return `name the state field published, and close the parentheses: publish mail "welcome" (Customer)`, true
+	}
+	return "", false
+}
+
+// outcomeSlot reports whether the grammar takes an outcome name after
+// toks[j]: "outcomes", or a comma of its list; hint says how to write it.
+func outcomeSlot(toks []lexer.Token, j int) (hint string, ok bool) {
+	const example = "name the outcomes the Go step returns, such as outcomes approved, rejected"
+	switch at := toks[j].Value; {
+	case at == "outcomes":
+		return example, true
+	case at == "," && inList(toks, j, "outcomes"):
+		return example + `, or drop the ","`, true
 	}
 	return "", false
 }
@@ -299,13 +426,13 @@ func actionOfArrow(toks []lexer.Token, j int) string {
 	return toks[k-2].Value
 }
 
-// inWrites reports whether the comma toks[j] separates the fields of a
-// writes line.
-func inWrites(toks []lexer.Token, j int) bool {
+// inList reports whether the comma toks[j] separates the names of a list
+// that keyword starts: the fields of writes, the outcomes of outcomes.
+func inList(toks []lexer.Token, j int, keyword string) bool {
 	for j >= 2 && toks[j].Value == "," && toks[j-1].Type == tokIdent {
 		j -= 2
 	}
-	return toks[j].Value == ident.KeywordWrites
+	return toks[j].Value == keyword
 }
 
 // targetKeyword reports the transition or choose line whose target,

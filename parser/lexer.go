@@ -166,6 +166,19 @@ func (s *scanner) afterComparedNumber(off int) bool {
 		t[n-2].Type == tokPunct && slices.Contains(comparisonOps, t[n-2].Value)
 }
 
+// afterExponent reports whether the token that ends at off is a number
+// followed by an exponent's e (1e, 2.5E), the start of 1e-3.
+func (s *scanner) afterExponent(off int) bool {
+	n := len(s.out.toks)
+	if n == 0 {
+		return false
+	}
+	t := s.out.toks[n-1]
+	v := strings.TrimRight(t.Value, "eE")
+	return t.Type == tokDuration && t.Pos.Offset+len(t.Value) == off && len(v) == len(t.Value)-1 &&
+		strings.Trim(v, "0123456789.") == "" && v != ""
+}
+
 // afterComparison reports whether the last token scanned is a comparison
 // operator.
 func (s *scanner) afterComparison() bool {
@@ -317,6 +330,9 @@ func (s *scanner) unexpected(off int) {
 	case r == '-' && s.afterBackoffStart():
 		// backoff 50ms-1s, or 50ms - 1s: a range written as in prose.
 		hint = `a backoff range is written "backoff 100ms..5s"`
+	case r == '-' && s.afterExponent(off):
+		// 1e-3: the lexer read "1e" as a duration with the unit e.
+		hint = "a number is written in decimal, without an exponent: 0.001, not 1e-3"
 	case r == '-' && off+1 < len(s.src) && isDigit(s.src[off+1]):
 		hint = "numbers and durations cannot be negative"
 	case r == '-' && s.afterComparison():

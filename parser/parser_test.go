@@ -85,6 +85,15 @@ func TestSyntaxErrors(t *testing.T) {
 		{"on target, then a statement with arguments", "flow A {\n    step B {\n        on ok ->\n        rollback Undo\n    }\n}", `3:15: "->" has no target: "rollback" on line 4 is a keyword, not a step name (hint: a transition is written on outcome -> Target: a step of the flow (its name starts with an upper-case letter), done or fail)`},
 		{"on target of a keyword", `flow A { step B { irreversible on ok -> on } }`, `1:38: "->" has no target: "on" is a keyword, not a step name (hint: a transition is written on outcome -> Target: a step of the flow (its name starts with an upper-case letter), done or fail)`},
 		{"parallel on target, then a branch", "flow A {\n    parallel P {\n        on ok ->\n        step B { irreversible }\n    }\n}", `3:15: "->" has no target: "step" on line 4 is a keyword, not a step name (hint: a transition is written on outcome -> Target: a step of the flow (its name starts with an upper-case letter), done or fail)`},
+		// A condition that lost its operand after "and", "or", "not" or
+		// "when" takes the next line's otherwise (or when) for a field:
+		// `when Express and` then `otherwise -> A` parsed as the condition
+		// "Express and otherwise" with no otherwise line, reported as a
+		// choose without otherwise; `or` then `when Ok -> A` stopped at Ok.
+		{"and, then otherwise", "flow A {\n    step B {\n        choose {\n            when Express and\n            otherwise -> C\n        }\n    }\n}", `4:26: "and" has no condition after it: "otherwise" on line 5 is a keyword, not a field name (hint: a when line is written when <condition> -> Target, and each and, or and not is followed by a condition: when Express and not Oversize -> Ship)`},
+		{"not, then otherwise", "flow A {\n    step B {\n        choose {\n            when not\n            otherwise -> C\n        }\n    }\n}", `4:18: "not" has no condition after it: "otherwise" on line 5 is a keyword, not a field name (hint: a when line is written when <condition> -> Target, and each and, or and not is followed by a condition: when Express and not Oversize -> Ship)`},
+		{"when, then otherwise", "flow A {\n    step B {\n        choose {\n            when\n            otherwise -> C\n        }\n    }\n}", `4:13: "when" has no condition after it: "otherwise" on line 5 is a keyword, not a field name (hint: a when line is written when <condition> -> Target, and each and, or and not is followed by a condition: when Express and not Oversize -> Ship)`},
+		{"or, then a when line", "flow A {\n    step B {\n        choose {\n            when Express or\n            when Ok -> C\n            otherwise -> C\n        }\n    }\n}", `4:26: "or" has no condition after it: "when" on line 5 is a keyword, not a field name (hint: a when line is written when <condition> -> Target, and each and, or and not is followed by a condition: when Express and not Oversize -> Ship)`},
 		{"correlated await's on target, then a statement", "flow A {\n    step B {\n        await t \"e\" correlate X on timeout ->\n        retry 3\n    }\n}", `3:44: "->" has no target: "retry" on line 4 is a keyword, not a step name (hint: a transition is written on outcome -> Target: a step of the flow (its name starts with an upper-case letter), done or fail)`},
 		{"on outcome", `flow A { step B { on -> C } }`, `1:22: expected outcome, found "->" (hint: outcomes are ok, error, timeout or one declared with outcomes)`},
 		{"outcomes trailing comma", `flow A { step B { outcomes a, } }`, `1:31: expected outcome name, found "}" (hint: name the outcomes the Go step may end with besides ok and error, such as outcomes approved, rejected)`},
@@ -224,6 +233,29 @@ func TestSyntaxErrors(t *testing.T) {
 		{"correlate, then a statement", "flow A {\n    step B {\n        await t \"e\" correlate\n        timeout 1h\n    }\n}", `3:21: "correlate" has no state field after it: "timeout" on line 4 is a keyword, not a field name (hint: name the state field whose value the event must carry, such as correlate OrderID)`},
 		{"writes, then a statement", "flow A {\n    parallel P {\n        step B {\n            writes\n            rollback Undo\n        }\n    }\n}", `4:13: "writes" has no state field after it: "rollback" on line 5 is a keyword, not a field name (hint: name the fields the step writes, such as writes Reservation, Total)`},
 		{"writes comma, then a statement", "flow A {\n    parallel P {\n        step B {\n            writes X,\n            irreversible\n        }\n    }\n}", `4:21: "," has no state field after it: "irreversible" on line 5 is a keyword, not a field name (hint: name the fields the step writes, such as writes Reservation, Total)`},
+		// A Go rollback that lost its method name takes the next line's
+		// statement keyword for it: `rollback` then `irreversible` was a
+		// rollback method "irreversible" (check: "must start with an
+		// upper-case letter", hint rename it "Irreversible"), and then
+		// `on ok -> done` stopped at ok with the hint `did you mean "on"?`.
+		{"rollback, then irreversible", "flow A {\n    step B {\n        rpc s \"S.Do\"\n        rollback\n        irreversible\n    }\n}", `4:9: rollback has no method name: "irreversible" on line 5 is a keyword, not a method name (hint: name the Go method that undoes the step, such as rollback CancelSubscription, or write rollback rpc ... or rollback call ...)`},
+		{"rollback, then on", "flow A {\n    step B {\n        rpc s \"S.Do\"\n        rollback\n        on ok -> done\n    }\n}", `4:9: rollback has no method name: "on" on line 5 is a keyword, not a method name (hint: name the Go method that undoes the step, such as rollback CancelSubscription, or write rollback rpc ... or rollback call ...)`},
+		// A request field left out after "(", the ")" with it: the next
+		// line's keyword was taken for the field, and the error was at
+		// what followed it ("}", or the keyword's argument), with no hint.
+		{"rpc request, then a statement", "flow A {\n    step B {\n        rpc s \"S.Do\" (\n        irreversible\n    }\n}", `3:22: "(" has no state field after it: "irreversible" on line 4 is a keyword, not a field name (hint: name the state field sent, and close the parentheses: rpc customers "Customer.Create" (Customer))`},
+		{"rpc request, then a rollback", "flow A {\n    step B {\n        rpc s \"S.Do\" (\n        rollback Undo\n    }\n}", `3:22: "(" has no state field after it: "rollback" on line 4 is a keyword, not a field name (hint: name the state field sent, and close the parentheses: rpc customers "Customer.Create" (Customer))`},
+		{"call input, then on", "flow A {\n    step B {\n        call Billing (\n        on ok -> done\n    }\n}", `3:22: "(" has no state field after it: "on" on line 4 is a keyword, not a field name (hint: name the state field passed as the child's initial state, and close the parentheses: call Billing (Invoice))`},
+		{"publish payload, then a statement", "flow A {\n    step B {\n        publish t \"e\" (\n        irreversible\n    }\n}", `3:23: "(" has no state field after it: "irreversible" on line 4 is a keyword, not a field name (hint: name the state field published, and close the parentheses: publish mail "welcome" (Customer))`},
+		// An outcomes list the same: a trailing comma took the next
+		// statement's keyword for an outcome, which parsed (irreversible
+		// became an outcome, and check warned that the step had no
+		// irreversible) or stopped at the keyword's argument with a hint
+		// to separate "approved, on, approved" with commas.
+		{"outcomes comma, then a statement", "flow A {\n    step B {\n        outcomes approved, rejected,\n        irreversible\n    }\n}", `3:36: "," has no outcome after it: "irreversible" on line 4 is a keyword, not an outcome name (hint: name the outcomes the Go step returns, such as outcomes approved, rejected, or drop the ",")`},
+		{"outcomes comma, then on", "flow A {\n    step B {\n        outcomes approved,\n        on approved -> C\n    }\n}", `3:26: "," has no outcome after it: "on" on line 4 is a keyword, not an outcome name (hint: name the outcomes the Go step returns, such as outcomes approved, rejected, or drop the ",")`},
+		{"outcomes comma, then a rollback", "flow A {\n    step B {\n        outcomes approved,\n        rollback Undo\n    }\n}", `3:26: "," has no outcome after it: "rollback" on line 4 is a keyword, not an outcome name (hint: name the outcomes the Go step returns, such as outcomes approved, rejected, or drop the ",")`},
+		{"outcomes, then a statement", "flow A {\n    step B {\n        outcomes\n        irreversible\n    }\n}", `3:9: "outcomes" has no outcome after it: "irreversible" on line 4 is a keyword, not an outcome name (hint: name the outcomes the Go step returns, such as outcomes approved, rejected)`},
 
 		// Lexical errors.
 		{"unterminated string", "flow A { trigger rpc \"Start\n}", `1:22: unterminated string (hint: close the string with " on the same line)`},
@@ -251,6 +283,10 @@ func TestSyntaxErrors(t *testing.T) {
 		{"C-style and", `flow A { step B { choose { when X && Y -> C } } }`, `1:35: unexpected character '&' (hint: conditions combine with and, or and not: when Express and not Oversize -> Ship)`},
 		{"C-style or", `flow A { step B { choose { when X || Y -> C } } }`, `1:35: unexpected character '|' (hint: conditions combine with and, or and not: when Express and not Oversize -> Ship)`},
 		{"negative", `flow A { timeout -5s }`, `1:18: unexpected character '-' (hint: numbers and durations cannot be negative)`},
+		// An exponent's minus is not a negative number's: the hint said
+		// numbers cannot be negative, where a condition's can.
+		{"negative exponent", `flow A { step B { choose { when X > 1e-3 -> C } } }`, `1:39: unexpected character '-' (hint: a number is written in decimal, without an exponent: 0.001, not 1e-3)`},
+		{"negative exponent, upper case", `flow A { step B { choose { when X > 2.5E-10 -> C } } }`, `1:41: unexpected character '-' (hint: a number is written in decimal, without an exponent: 0.001, not 1e-3)`},
 		{"lone dash", `flow A { step B { on ok - C } }`, `1:25: unexpected character '-' (hint: transitions are written "on outcome -> Target")`},
 		{"minus before a string", `flow A { step B { choose { when X == -"a" -> C } } }`, `1:38: unexpected character '-' (hint: only a number can be negative, with its minus sign right before it: Balance < -2.5)`},
 		{"minus apart from its number", `flow A { step B { choose { when X < - 5 -> C } } }`, `1:37: unexpected character '-' (hint: only a number can be negative, with its minus sign right before it: Balance < -2.5)`},

@@ -55,5 +55,6 @@ func historyFull(bound, recorded uint64, flow string) error {
 	if bound == 0 || recorded < bound {
 		return nil
 	}
-	return fmt.Errorf("%w: %d events recorded, the bound of flow %q (runtime.WithMaxHistory; default %d)", ErrHistoryLimit, recorded, flow, DefaultMaxHistory)
+	// recorded may pass bound: a wait entered below it records its end.
+	return fmt.Errorf("%w: %d events recorded, the bound of flow %q is %d (runtime.WithMaxHistory; default %d)", ErrHistoryLimit, recorded, flow, bound, DefaultMaxHistory)
 }

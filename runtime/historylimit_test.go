@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/flowgen/flowgen/runtime"
 )
@@ -41,7 +42,7 @@ func TestHistoryLimit(t *testing.T) {
 	if !errors.Is(err, runtime.ErrHistoryLimit) || res.Final != runtime.StateCompensated {
 		t.Fatalf("Execute: %v, %s; want compensated with ErrHistoryLimit", err, res.Final)
 	}
-	if !strings.Contains(err.Error(), "50 events recorded") {
+	if !strings.Contains(err.Error(), `50 events recorded, the bound of flow "loop" is 50`) {
 		t.Errorf("error %q does not say the bound", err)
 	}
 	if released.Load() != 1 {
@@ -134,5 +135,29 @@ func TestHistoryLimitBranchRetries(t *testing.T) {
 	}
 	if err := f.CheckHistory(h); err != nil {
 		t.Errorf("CheckHistory: %v", err)
+	}
+}
+
+// A run that goes past its bound says which bound: a sleep entered with
+// one event to spare wakes with one more than the bound recorded, and the
+// error gave that count as "the bound of flow", as if it were the bound.
+func TestHistoryLimitPastTheBoundNamesIt(t *testing.T) {
+	f := runtime.New[benchState]("sleeploop", runtime.WithMaxHistory(20),
+		runtime.WithClock(runtime.NewAutoClock(time.Unix(0, 0).UTC())))
+	err := f.Register(
+		runtime.NewStep("Start", func(context.Context, *benchState) (runtime.Outcome, error) { return runtime.OutcomeOK, nil }),
+		runtime.NewSleep[benchState]("Poll", time.Second, nil),
+		runtime.NewStep("Check", func(context.Context, *benchState) (runtime.Outcome, error) { return runtime.OutcomeOK, nil },
+			runtime.WithNext[benchState](runtime.OutcomeOK, "Poll")),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.Execute(context.Background(), benchState{ID: "x"})
+	if !errors.Is(err, runtime.ErrHistoryLimit) {
+		t.Fatalf("Execute: %v; want ErrHistoryLimit", err)
+	}
+	if !strings.Contains(err.Error(), "21 events recorded") || !strings.Contains(err.Error(), `the bound of flow "sleeploop" is 20`) {
+		t.Errorf("error %q does not say the count and the bound", err)
 	}
 }

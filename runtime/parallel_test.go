@@ -1127,3 +1127,32 @@ func TestParallelResumeWindsDownBranchStarted(t *testing.T) {
 		t.Fatalf("X ended after the resume with %+v, want cancelled with no attempt ended:\n%s", got, strings.Join(transitions(h), "\n"))
 	}
 }
+
+// A branch's copy of the state is shallow (docs/language.md and
+// docs/runtime.md, "Parallel blocks"): a change made through a pointer
+// field reaches the run's state though the branch writes no field, while a
+// change to a field of the copy itself is discarded.
+func TestParallelCopyIsShallow(t *testing.T) {
+	type inner struct{ Tier string }
+	type state struct {
+		P *inner
+		X string
+	}
+	f := runtime.New[state]("shallow")
+	err := f.Register(runtime.NewParallel("Block", []*runtime.Step[state]{
+		runtime.NewStep("A", func(ctx context.Context, s *state) (runtime.Outcome, error) {
+			s.P.Tier, s.X = "A", "A"
+			return runtime.OutcomeOK, nil
+		}, runtime.WithIrreversible[state]()),
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := f.Execute(context.Background(), state{P: &inner{Tier: "before"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.State.P.Tier != "A" || res.State.X != "" {
+		t.Fatalf("state after the block: P.Tier %q, X %q; want %q (shared through the pointer), %q (discarded)", res.State.P.Tier, res.State.X, "A", "")
+	}
+}
