@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/flowgen/flowgen/runtime"
 )
@@ -96,7 +97,10 @@ func (r *Run[S]) ID() string { return r.id }
 // Wait waits for the run to end and returns its result, shaped as the
 // runtime's: the final state and terminal state, and for a run that did not
 // end done a *runtime.StepError (joined with each *runtime.RollbackError,
-// or wrapping runtime.ErrAborted).
+// or wrapping runtime.ErrAborted). A run whose workflow ended outside
+// flowgen (terminated, timed out), which recorded no end, ends as Status
+// reads it (EndedOutside: failed), with an error saying so that wraps
+// Temporal's, and the zero state: Status has its last snapshot.
 func (r *Run[S]) Wait(ctx context.Context) (runtime.Result[S], error) {
 	res := runtime.Result[S]{RunID: r.id}
 	err := r.wr.Get(ctx, &res.State)
@@ -109,9 +113,14 @@ func (r *Run[S]) Wait(ctx context.Context) (runtime.Result[S], error) {
 	case derr != nil:
 		return res, fmt.Errorf("flowtemporal: run %s: %w (decoding its result: %v)", r.id, err, derr)
 	case !ok:
-		// Not a run's end: no such run (runtime.ErrUnknownRun, as the
-		// runtime's Flow.Status answers), or the server or the workflow
-		// failed.
+		// Not a run's end: a workflow ended outside flowgen (terminated,
+		// timed out), read as Status reads it; no such run
+		// (runtime.ErrUnknownRun, as the runtime's Flow.Status answers);
+		// or the server failed.
+		if end, why := r.endedOutside(ctx, err); end != "" {
+			res.Final, res.Err = end, fmt.Errorf("%s: %w", why, err)
+			return res, res.Err
+		}
 		return res, RunError(err, r.id)
 	}
 	if len(end.State) > 0 {
@@ -121,6 +130,22 @@ func (r *Run[S]) Wait(ctx context.Context) (runtime.Result[S], error) {
 	}
 	res.Final, res.Err = end.Final, end.err()
 	return res, res.Err
+}
+
+// endedOutside is the end EndedOutside reads for a workflow whose Get
+// answered err, an end that is not a run's (no ending in its details):
+// one terminated or timed out from outside flowgen. It describes the
+// workflow only then; "" for any other error, or when that fails.
+func (r *Run[S]) endedOutside(ctx context.Context, err error) (runtime.RunState, string) {
+	var wee *temporal.WorkflowExecutionError
+	if !errors.As(err, &wee) {
+		return "", ""
+	}
+	d, derr := r.c.DescribeWorkflowExecution(ctx, r.id, "")
+	if derr != nil {
+		return "", ""
+	}
+	return EndedOutside(d.GetWorkflowExecutionInfo())
 }
 
 // Status returns the run's status, history included: the runtime's
