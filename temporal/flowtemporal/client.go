@@ -69,11 +69,17 @@ func Deliver(ctx context.Context, c client.Client, runID, topic, event string, p
 // span that sent the event) the run records on the event that ends its
 // wait (runtime.Event.Link), as the runtime does.
 //
-// An ID no run has is runtime.ErrUnknownRun, and a run that is over, which
+// A payload that is not JSON is runtime.ErrPayloadNotJSON, sent to no
+// one. An ID no run has is runtime.ErrUnknownRun, and a run that is over, which
 // no await of can take the event, runtime.ErrFinished, as the handle's
 // other methods answer: Temporal answers "not found" to both, so a
 // description tells them apart.
 func DeliverWith(ctx context.Context, c client.Client, runID, topic, event string, d runtime.Delivery) error {
+	if runtime.PayloadNotJSON(d.Payload) {
+		// No await takes it (the run drops it, logged on its worker), and
+		// the runtime's publishers refuse to encode it: said to the sender.
+		return fmt.Errorf("%w: event %s/%s for run %q not delivered", runtime.ErrPayloadNotJSON, topic, event, runID)
+	}
 	err := c.SignalWorkflow(ctx, runID, "", SignalName(topic, event), SignalArg(d))
 	if nf := (*serviceerror.NotFound)(nil); !errors.As(err, &nf) {
 		return err
