@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/flowgen/flowgen/runtime"
 )
@@ -68,11 +69,17 @@ func Deliver(ctx context.Context, c client.Client, runID, topic, event string, p
 // span that sent the event) the run records on the event that ends its
 // wait (runtime.Event.Link), as the runtime does.
 //
-// An ID no run has is runtime.ErrUnknownRun, and a run that is over, which
+// A payload that is not JSON is runtime.ErrPayloadNotJSON, sent to no
+// one. An ID no run has is runtime.ErrUnknownRun, and a run that is over, which
 // no await of can take the event, runtime.ErrFinished, as the handle's
 // other methods answer: Temporal answers "not found" to both, so a
 // description tells them apart.
 func DeliverWith(ctx context.Context, c client.Client, runID, topic, event string, d runtime.Delivery) error {
+	if runtime.PayloadNotJSON(d.Payload) {
+		// No await takes it (the run drops it, logged on its worker), and
+		// the runtime's publishers refuse to encode it: said to the sender.
+		return fmt.Errorf("%w: event %s/%s for run %q not delivered", runtime.ErrPayloadNotJSON, topic, event, runID)
+	}
 	err := c.SignalWorkflow(ctx, runID, "", SignalName(topic, event), SignalArg(d))
 	if nf := (*serviceerror.NotFound)(nil); !errors.As(err, &nf) {
 		return err
@@ -96,7 +103,10 @@ func (r *Run[S]) ID() string { return r.id }
 // Wait waits for the run to end and returns its result, shaped as the
 // runtime's: the final state and terminal state, and for a run that did not
 // end done a *runtime.StepError (joined with each *runtime.RollbackError,
-// or wrapping runtime.ErrAborted).
+// or wrapping runtime.ErrAborted). A run whose workflow ended outside
+// flowgen (terminated, timed out), which recorded no end, ends as Status
+// reads it (EndedOutside: failed), with an error saying so that wraps
+// Temporal's, and the zero state: Status has its last snapshot.
 func (r *Run[S]) Wait(ctx context.Context) (runtime.Result[S], error) {
 	res := runtime.Result[S]{RunID: r.id}
 	err := r.wr.Get(ctx, &res.State)
@@ -109,9 +119,14 @@ func (r *Run[S]) Wait(ctx context.Context) (runtime.Result[S], error) {
 	case derr != nil:
 		return res, fmt.Errorf("flowtemporal: run %s: %w (decoding its result: %v)", r.id, err, derr)
 	case !ok:
-		// Not a run's end: no such run (runtime.ErrUnknownRun, as the
-		// runtime's Flow.Status answers), or the server or the workflow
-		// failed.
+		// Not a run's end: a workflow ended outside flowgen (terminated,
+		// timed out), read as Status reads it; no such run
+		// (runtime.ErrUnknownRun, as the runtime's Flow.Status answers);
+		// or the server failed.
+		if end, why := r.endedOutside(ctx, err); end != "" {
+			res.Final, res.Err = end, fmt.Errorf("%s: %w", why, err)
+			return res, res.Err
+		}
 		return res, RunError(err, r.id)
 	}
 	if len(end.State) > 0 {
@@ -121,6 +136,22 @@ func (r *Run[S]) Wait(ctx context.Context) (runtime.Result[S], error) {
 	}
 	res.Final, res.Err = end.Final, end.err()
 	return res, res.Err
+}
+
+// endedOutside is the end EndedOutside reads for a workflow whose Get
+// answered err, an end that is not a run's (no ending in its details):
+// one terminated or timed out from outside flowgen. It describes the
+// workflow only then; "" for any other error, or when that fails.
+func (r *Run[S]) endedOutside(ctx context.Context, err error) (runtime.RunState, string) {
+	var wee *temporal.WorkflowExecutionError
+	if !errors.As(err, &wee) {
+		return "", ""
+	}
+	d, derr := r.c.DescribeWorkflowExecution(ctx, r.id, "")
+	if derr != nil {
+		return "", ""
+	}
+	return EndedOutside(d.GetWorkflowExecutionInfo())
 }
 
 // Status returns the run's status, history included: the runtime's

@@ -2,11 +2,13 @@ package flowtemporal
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/flowgen/flowgen/runtime"
 )
@@ -43,5 +45,12 @@ func TestStatusOfATerminatedRun(t *testing.T) {
 	must(t, err)
 	if st.State != runtime.StateFailed || st.Machine != "failed" || st.Step != "Doze" || st.Wait != nil || !strings.Contains(st.Err, "terminated outside flowgen") {
 		t.Errorf("status of the terminated run: state %q, machine %q, step %q, wait %v, error %q; want failed, failed, Doze, no wait, terminated outside flowgen", st.State, st.Machine, st.Step, st.Wait, st.Err)
+	}
+	// Wait says the same end: before, it answered the SDK's error alone,
+	// Final "", where Status and GET /runs read failed.
+	res, err := run.Wait(ctx)
+	var term *temporal.TerminatedError
+	if res.Final != runtime.StateFailed || res.Err != err || err == nil || !strings.Contains(err.Error(), "terminated outside flowgen") || !errors.As(err, &term) {
+		t.Errorf("Wait of the terminated run: final %q, error %v (result's %v); want failed, terminated outside flowgen, wrapping Temporal's", res.Final, err, res.Err)
 	}
 }

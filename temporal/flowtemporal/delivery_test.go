@@ -238,3 +238,35 @@ func TestDeliverToNoRunOrARunOver(t *testing.T) {
 		t.Errorf("Deliver to no run: %v, want runtime.ErrUnknownRun", err)
 	}
 }
+
+// Deliver refuses a payload that is not JSON before it signals anyone, as
+// the runtime's publishers refuse to encode one: before, it signalled the
+// run and answered nil, and the run dropped the event with a warning in
+// its worker's log, where the sender never looks.
+func TestDeliverRefusesPayloadNotJSON(t *testing.T) {
+	c := &signalCounter{}
+	err := Deliver(context.Background(), c, "r1", "payments", "paid", json.RawMessage(`not json`))
+	if !errors.Is(err, runtime.ErrPayloadNotJSON) || c.signals != 0 {
+		t.Errorf("Deliver of a payload that is not JSON: %v, %d signals; want runtime.ErrPayloadNotJSON and none", err, c.signals)
+	}
+	for _, p := range []string{`{"amount":3}`, ``} {
+		if err := Deliver(context.Background(), c, "r1", "payments", "paid", json.RawMessage(p)); err != nil {
+			t.Errorf("Deliver of %q: %v", p, err)
+		}
+	}
+	if c.signals != 2 {
+		t.Errorf("%d signals for a JSON payload and an empty one, want 2", c.signals)
+	}
+}
+
+// signalCounter is a client that counts the signals it is asked to send;
+// any other call panics (the nil client.Client).
+type signalCounter struct {
+	client.Client
+	signals int
+}
+
+func (c *signalCounter) SignalWorkflow(context.Context, string, string, string, any) error {
+	c.signals++
+	return nil
+}

@@ -60,3 +60,25 @@ func TestServeRefusesNonPositiveBounds(t *testing.T) {
 		}
 	}
 }
+
+// An inbox bound that is not below the payload limit is a usage error
+// (exit 2) before anything dials: an inbox carries what it holds into the
+// input of its next run, which the cluster refuses past its payload limit,
+// terminating the inbox and the events it held, accepted 202 each. Before,
+// serve took -inbox-bytes 3145728 under the default -payload-limit.
+func TestServeRefusesInboxBoundPastPayloadLimit(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-inbox-bytes", "3145728"}, "-inbox-bytes 3145728 must be below -payload-limit 2097152"},
+		{[]string{"-payload-limit", "1000000", "-inbox-bytes", "1000000"}, "-inbox-bytes 1000000 must be below -payload-limit 1000000"},
+		{[]string{"-payload-limit", "1000000"}, "-inbox-bytes 1572864 must be below -payload-limit 1000000"},
+	} {
+		var out, errb bytes.Buffer
+		code := run(append([]string{"serve", "-temporal", "127.0.0.1:1", "-flows", t.TempDir()}, c.args...), &out, &errb)
+		if code != 2 || !strings.Contains(errb.String(), c.want) {
+			t.Errorf("serve %q: exit %d, stderr %q; want 2 and %q", c.args, code, errb.String(), c.want)
+		}
+	}
+}

@@ -159,6 +159,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case cfg.inboxBytes <= 0:
 		fmt.Fprintf(stderr, "flowgen-temporal serve: -inbox-bytes must be positive, found %d\n", cfg.inboxBytes)
 		return 2
+	case cfg.inboxBytes >= int64(cfg.payloadLimit):
+		// An inbox carries what it holds into its next run's input, which
+		// the cluster refuses past its payload limit: it would terminate
+		// the inbox, and the events it held (each answered 202) with it.
+		fmt.Fprintf(stderr, "flowgen-temporal serve: -inbox-bytes %d must be below -payload-limit %d: an inbox carries what it holds into the input of its next run, which the cluster refuses past its payload limit\n", cfg.inboxBytes, cfg.payloadLimit)
+		return 2
 	}
 	for _, err := range []error{cfg.net.Check(), cfg.trace.Check()} {
 		if err != nil {
@@ -185,7 +191,7 @@ func (cfg *config) flags(fs *flag.FlagSet, services *httpcall.Static) {
 	cfg.trace.Flags(fs)
 	fs.Int64Var(&cfg.maxBody, "max-body", engine.MaxBody, "largest request body, in bytes (413 beyond)")
 	fs.IntVar(&cfg.payloadLimit, "payload-limit", flowtemporal.DefaultMaxInput, "the cluster's payload limit, its limit.blobSize.error, in bytes: a step whose input (the run's state and its payload) is past it fails before it is scheduled")
-	fs.Int64Var(&cfg.inboxBytes, "inbox-bytes", jsonflows.DefaultInboxBytes, "bytes an inbox holds of awaited events no run has taken (POST /events beyond answers 429); keep it below -payload-limit")
+	fs.Int64Var(&cfg.inboxBytes, "inbox-bytes", jsonflows.DefaultInboxBytes, "bytes an inbox holds of awaited events no run has taken (POST /events beyond answers 429); below -payload-limit")
 	fs.Var(services, "service", "a service for rpc steps, as `NAME=URL` with an http(s) base URL (repeatable, once per NAME)")
 }
 

@@ -184,3 +184,41 @@ func flowgenBeside(t *testing.T, repo, temporal string) string {
 	}
 	return path
 }
+
+// The README's development server is set as docs/temporal.md asks of every
+// server that runs flowgen's workers (testserver.Required, what every test
+// server of this module has): before, it was started without the retry
+// stamp, so a try-out ran on a server unlike the tests', whose retries may
+// start before their backoff ends.
+func TestReadmeDevServerSettings(t *testing.T) {
+	repo, err := filepath.Abs(filepath.Join("..", "..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var line string
+	for _, l := range readmetest.Block(t, repo, "`flowgen serve`'s store has one writer") {
+		if strings.HasPrefix(l, "temporal server start-dev") {
+			line = l
+		}
+	}
+	if line == "" {
+		t.Fatal("the README's Temporal block starts no temporal server start-dev")
+	}
+	words, _ := readmetest.Words(t, line, nil)
+	set := map[string]string{}
+	for i, w := range words {
+		if w == "--dynamic-config-value" && i+1 < len(words) {
+			k, v, _ := strings.Cut(words[i+1], "=")
+			set[strings.ToLower(k)] = v // the server's keys are case-insensitive (dynamicconfig.MakeKey)
+		}
+	}
+	for k, v := range testserver.Required() {
+		want, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, ok := set[k.String()]; !ok || got != string(want) {
+			t.Errorf("README line %q: want --dynamic-config-value %s=%s (docs/temporal.md: a server that runs flowgen's workers)", line, k, want)
+		}
+	}
+}

@@ -22,9 +22,22 @@ import (
 // cannot start the retry before its backoff ends; conformance's
 // TestStaleTaskKeepsBackoff makes such a copy on demand.
 func settings() dynamicconfig.StaticClient {
-	return dynamicconfig.StaticClient{
+	dc := dynamicconfig.StaticClient{
 		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): []dynamicconfig.ConstrainedValue{{Value: true}},
-		dynamicconfig.EnableActivityRetryStampIncrement.Key():       []dynamicconfig.ConstrainedValue{{Value: true}},
+	}
+	for k, v := range Required() {
+		dc[k] = []dynamicconfig.ConstrainedValue{{Value: v}}
+	}
+	return dc
+}
+
+// Required is the dynamic config docs/temporal.md asks of every server
+// that runs flowgen's workers (a user's too, unlike temporaltest's own
+// setting above), by key: the README's development server sets each
+// (TestReadmeDevServerSettings).
+func Required() map[dynamicconfig.Key]any {
+	return map[dynamicconfig.Key]any{
+		dynamicconfig.EnableActivityRetryStampIncrement.Key(): true,
 	}
 }
 
