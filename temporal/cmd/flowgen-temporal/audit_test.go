@@ -48,7 +48,7 @@ const tripJSON = `{"version": 1, "flows": [{
     {"name": "Bill", "action": {"kind": "call", "flow": "Billing", "request": "Invoice", "response": "Receipt"},
      "rollback": {"action": {"kind": "call", "flow": "Refund", "request": "Receipt"}}},
     {"name": "Decide", "action": {"kind": "choose", "when": [{"if": {"field": "Amount", "op": ">", "value": 100}, "target": "Approval"}], "otherwise": "Nap"}},
-    {"name": "Approval", "action": {"kind": "await", "topic": "approvals", "event": "decided", "response": "Approval", "correlate": "TripID", "timeout": "2s"},
+    {"name": "Approval", "action": {"kind": "await", "topic": "approvals", "event": "decided", "response": "Approval", "correlate": "TripID", "timeout": "10s"},
      "on": [{"on": "timeout", "target": "fail"}]},
     {"name": "Nap", "action": {"kind": "sleep", "until": "WakeAt"}},
     {"name": "Ship", "action": {"kind": "rpc", "service": "svc", "endpoint": "Parcel.Send", "request": "Item", "response": "Tracking"}, "irreversible": true,
