@@ -27,6 +27,7 @@ func (c *checker) choose(f *Flow, s *Step, at diag.Range, index map[string]int, 
 	for _, e := range a.ChoiceEdges() {
 		c.chooseTarget(f, s, e.Target, pick(e.Target.Range, ar), index, targets)
 	}
+	c.chooseFallThrough(f, s, index)
 	seen := map[string]int{} // a condition as written, canonical: its first when line
 	for i, b := range a.When {
 		if b == nil {

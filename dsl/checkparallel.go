@@ -9,7 +9,7 @@ import (
 
 // The checks of parallel blocks (parallel.go says what a block is). Codes,
 // in docs/checks.md: parallel-empty, branch-route, branch-wait,
-// branch-target, parallel-write and writes.
+// branch-target, parallel-write, writes and branch-writes.
 
 // branchNames indexes the branches of f's blocks by name into
 // c.branchOf, and reports a Go rollback named after a branch: step names
@@ -130,6 +130,7 @@ func (c *checker) branch(f *Flow, blk, b *Step, index map[string]int, targets fu
 			WithHint("branches run on goroutines of a running process, while a wait is a recorded state of the whole run; move the %s into a step before or after the block", spec.Keyword))
 	}
 	c.writes(blk, b)
+	c.discarded(blk, b)
 	// The checks of any step, on a copy without what was reported above.
 	bc := *b
 	bc.Transitions, bc.Outcomes = nil, nil
@@ -167,6 +168,24 @@ func (c *checker) writes(blk, b *Step) {
 		}
 		seen[w.Name] = w
 	}
+}
+
+// discarded warns (branch-writes) about Go step b, a branch of block blk,
+// that says nothing about what it changes: no `writes`, no `rollback`, no
+// `irreversible`. The block merges only the fields a branch declares, so
+// whatever b sets in the state is discarded. A Go step that sets no field
+// and acts only outside the run is a legitimate branch, and the language
+// has no way to say "writes nothing"; but such a step has an effect to
+// undo, which its rollback or `irreversible` acknowledges (no-rollback asks
+// for one). So only a branch with neither, which is most likely a
+// computation whose result is lost, is warned about, and each way to
+// silence it says something true of the step.
+func (c *checker) discarded(blk, b *Step) {
+	if !b.IsGo() || len(b.Writes) > 0 || b.Rollback != nil || b.Irreversible {
+		return
+	}
+	c.add(diag.Warnf(pick(b.NameRange, b.Range), "branch-writes", "branch %q of parallel block %q is a Go step that declares no `writes`: its changes to the state are all discarded when the block merges its branches", b.Name, blk.Name).
+		WithHint("declare the fields it sets, `writes A, B`; if it sets none and acts only outside the run, say how to undo that (`rollback <Method>`) or mark it `irreversible`"))
 }
 
 // intoBranch reports (and says true) when target t of step s names a

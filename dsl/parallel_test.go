@@ -74,6 +74,25 @@ func TestCheckParallel(t *testing.T) {
 			[]string{"5:13: error branch-wait: branch \"A\" of parallel block \"P\" waits (sleep), but a branch cannot wait [hint: branches run on goroutines of a running process, while a wait is a recorded state of the whole run; move the sleep into a step before or after the block]"}},
 		{"branch that calls", wrap("    parallel P {\n        step A {\n            call G\n            irreversible\n        }\n    }\n") + "flow G {\n    step B { irreversible }\n}\n",
 			[]string{"5:13: error branch-wait: branch \"A\" of parallel block \"P\" waits (call), but a branch cannot wait [hint: branches run on goroutines of a running process, while a wait is a recorded state of the whole run; move the call into a step before or after the block]"}},
+		// A Go branch merges only what it declares: one that says nothing
+		// of its effects (no writes, rollback or irreversible) has its
+		// changes to the state discarded. Declaring its fields, or its
+		// effect outside the run (a rollback, irreversible), silences it.
+		{"Go branch that declares nothing", wrap("    parallel P {\n        step A {}\n        step B { irreversible }\n    }\n"),
+			[]string{
+				"4:14: warning branch-writes: branch \"A\" of parallel block \"P\" is a Go step that declares no `writes`: its changes to the state are all discarded when the block merges its branches [hint: declare the fields it sets, `writes A, B`; if it sets none and acts only outside the run, say how to undo that (`rollback <Method>`) or mark it `irreversible`]",
+				"4:14: warning no-rollback: step \"A\" has side effects (a Go step) but neither a rollback nor `irreversible` [hint: add `rollback <Method>` or `rollback rpc ...` to undo it when a later step fails, or mark it `irreversible`]",
+			}},
+		{"Go branch that declares its writes", wrap("    parallel P {\n        step A { writes X }\n    }\n"),
+			[]string{"4:14: warning no-rollback: step \"A\" has side effects (a Go step) but neither a rollback nor `irreversible` [hint: add `rollback <Method>` or `rollback rpc ...` to undo it when a later step fails, or mark it `irreversible`]"}},
+		{"Go branch with a rollback", wrap("    parallel P {\n        step A { rollback UndoA }\n    }\n"), nil},
+		// Only a Go step: an rpc branch writes its -> Field, a publish
+		// branch nothing; outside a block a step works on the state itself.
+		{"rpc branch and Go step outside a block", wrap("    parallel P {\n        step A { rpc s \"S.A\" -> X }\n    }\n    step B {}\n"),
+			[]string{
+				"4:14: warning no-rollback: step \"A\" has side effects (an rpc) but neither a rollback nor `irreversible` [hint: add `rollback <Method>` or `rollback rpc ...` to undo it when a later step fails, or mark it `irreversible`]",
+				"6:10: warning no-rollback: step \"B\" has side effects (a Go step) but neither a rollback nor `irreversible` [hint: add `rollback <Method>` or `rollback rpc ...` to undo it when a later step fails, or mark it `irreversible`]",
+			}},
 		{"branch names are Go names", wrap("    parallel P {\n        step a { irreversible }\n    }\n"),
 			[]string{`4:14: error name: step name "a" must start with an upper-case letter: it names a Go constant and, for a Go step, a handler method [hint: rename it to "A"]`}},
 	}
