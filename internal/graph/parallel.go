@@ -67,10 +67,11 @@ func undoBranches(s *dsl.Step) []string {
 }
 
 // blockUndoLines are the label lines of a block's undo state: the
-// rollbacks of its branches, which run for the branches that completed,
-// newest completion first.
+// rollbacks of its branches, in file order. They run for the branches that
+// completed, newest completion first, an order only the run knows, so the
+// heading says the list is not it.
 func blockUndoLines(s *dsl.Step) []string {
-	lines := []string{"completed branches, newest first:"}
+	lines := []string{blockUndoHeading}
 	for _, b := range s.Branches() {
 		if b != nil && b.Rollback != nil {
 			lines = append(lines, b.Name+": "+rollbackText(b.Rollback))
@@ -78,6 +79,9 @@ func blockUndoLines(s *dsl.Step) []string {
 	}
 	return lines
 }
+
+// blockUndoHeading heads a block's undo label.
+const blockUndoHeading = "completed branches, last finished undone first; listed in file order:"
 
 // barAttrs draw a fork or join in DOT: a thin black bar.
 const barAttrs = `shape=box, style=filled, fillcolor=black, label="", height=0.05, width=1.2, fixedsize=true`

@@ -125,3 +125,30 @@ func TestParallelUndoCallsAFlow(t *testing.T) {
 		})
 	}
 }
+
+// TestParallelUndoLabelClaimsNoOrder: a block's undo state lists its
+// branches' rollbacks in file order, while the run undoes the completed
+// branches newest completion first (docs/language.md, "Parallel blocks"),
+// an order only the run knows. So the label must not present the list as
+// that order: a heading "newest first" above a file-order list did.
+func TestParallelUndoLabelClaimsNoOrder(t *testing.T) {
+	branch := func(name string) *dsl.Step {
+		return &dsl.Step{Name: name, Action: &dsl.Action{Kind: dsl.ActionGo}, Rollback: &dsl.Rollback{Name: &dsl.Ident{Name: "Undo" + name}}}
+	}
+	blk := &dsl.Step{Name: "P", Parallel: &dsl.Parallel{Branches: []*dsl.Step{branch("A"), branch("B")}}}
+	d, err := build(flowOf("F", blk), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range d.flows[0].nodes {
+		if n.id != "F_undo_P" {
+			continue
+		}
+		want := []string{"completed branches, last finished undone first; listed in file order:", "A: UndoA", "B: UndoB"}
+		if diff := cmp.Diff(want, n.lines); diff != "" {
+			t.Errorf("undo P lines (-want +got):\n%s", diff)
+		}
+		return
+	}
+	t.Fatal("no undo state F_undo_P")
+}
