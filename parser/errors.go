@@ -129,6 +129,9 @@ func describeToken(t lexer.Token) string {
 	}
 }
 
+// outcomesHint says which outcomes an on line can name.
+const outcomesHint = "outcomes are ok, error, timeout or one declared with outcomes"
+
 // describeExpected names what the grammar expected at toks[i], using the
 // tokens before it to say which role it plays.
 func describeExpected(expect string, toks []lexer.Token, i int) (want, hint string) {
@@ -190,7 +193,7 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 			hint, _ := fieldSlot(toks, i-1)
 			return "state field name", hint
 		case "on":
-			return "outcome", "outcomes are ok, error, timeout or one declared with outcomes"
+			return "outcome", outcomesHint
 		case "outcomes", ",":
 			return "outcome name", "name the outcomes the Go step may end with besides ok and error, such as outcomes approved, rejected"
 		}

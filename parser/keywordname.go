@@ -243,6 +243,9 @@ func keywordNameBefore(toks []lexer.Token, i int) (diag.Diagnostic, bool) {
 	case toks[i-2].Value == "->" && targetArrow(toks, i-2):
 		return targetKeyword(toks, i-1)
 	}
+	if d, bad := onKeyword(toks, i-1); bad {
+		return d, true
+	}
 	// A choose line's keyword taken for a condition's field, followed by
 	// what the grammar cannot take after a field (or, then when Ok -> X,
 	// stops at Ok).
@@ -451,6 +454,26 @@ func targetKeyword(toks []lexer.Token, j int) (diag.Diagnostic, bool) {
 // its target is.
 func targetHint(toks []lexer.Token, j int) string {
 	return arrowForm(toks, j) + ": a step of the flow (its name starts with an upper-case letter), done or fail"
+}
+
+// onKeyword reports the transition whose outcome is toks[j], when that
+// token is a statement keyword on a later line than the "on" before it:
+// the "on" lost its outcome, and the parser, reading the keyword as one,
+// stopped at what follows it (on, then irreversible, stops at the "}"
+// after it), so the error is at the "on". The outcome timeout is also a
+// statement keyword; "on", then "timeout 5s", is left to the parser. A
+// correlation's "on path" (correlate Field on) is not a transition.
+func onKeyword(toks []lexer.Token, j int) (diag.Diagnostic, bool) {
+	if j < 1 || j >= len(toks) {
+		return diag.Diagnostic{}, false
+	}
+	kw, at := toks[j], toks[j-1]
+	if at.Value != "on" || kw.Pos.Line == at.Pos.Line || kw.Value == "timeout" || !slices.Contains(statementKeywords, kw.Value) ||
+		j >= 3 && toks[j-3].Value == "correlate" {
+		return diag.Diagnostic{}, false
+	}
+	return diag.Errorf(tokenRange(at), "syntax", `"on" has no outcome after it: %s is a keyword, not an outcome`, keywordAt(kw, at)).
+		WithHint("a transition is written on outcome -> Target: %s", outcomesHint), true
 }
 
 // keywordAt quotes the keyword kw, with its line when that is not the

@@ -96,6 +96,15 @@ func TestSyntaxErrors(t *testing.T) {
 		{"or, then a when line", "flow A {\n    step B {\n        choose {\n            when Express or\n            when Ok -> C\n            otherwise -> C\n        }\n    }\n}", `4:26: "or" has no condition after it: "when" on line 5 is a keyword, not a field name (hint: a when line is written when <condition> -> Target, and each and, or and not is followed by a condition: when Express and not Oversize -> Ship)`},
 		{"correlated await's on target, then a statement", "flow A {\n    step B {\n        await t \"e\" correlate X on timeout ->\n        retry 3\n    }\n}", `3:44: "->" has no target: "retry" on line 4 is a keyword, not a step name (hint: a transition is written on outcome -> Target: a step of the flow (its name starts with an upper-case letter), done or fail)`},
 		{"on outcome", `flow A { step B { on -> C } }`, `1:22: expected outcome, found "->" (hint: outcomes are ok, error, timeout or one declared with outcomes)`},
+		// An on that lost its outcome, with a statement on the next line:
+		// the keyword was read as the outcome, and the parser stopped a
+		// line late, at what follows it.
+		{"on, then a statement", "flow A {\n    step B {\n        on\n        irreversible\n    }\n}", `3:9: "on" has no outcome after it: "irreversible" on line 4 is a keyword, not an outcome (hint: a transition is written on outcome -> Target: outcomes are ok, error, timeout or one declared with outcomes)`},
+		{"on, then a statement with arguments", "flow A {\n    step B {\n        on\n        rollback Undo\n    }\n}", `3:9: "on" has no outcome after it: "rollback" on line 4 is a keyword, not an outcome (hint: a transition is written on outcome -> Target: outcomes are ok, error, timeout or one declared with outcomes)`},
+		{"on, then an on line", "flow A {\n    step B {\n        on\n        on ok -> done\n    }\n}", `3:9: "on" has no outcome after it: "on" on line 4 is a keyword, not an outcome (hint: a transition is written on outcome -> Target: outcomes are ok, error, timeout or one declared with outcomes)`},
+		{"block's on, then a branch", "flow A {\n    parallel P {\n        on\n        step X { irreversible }\n    }\n}", `3:9: "on" has no outcome after it: "step" on line 4 is a keyword, not an outcome (hint: a transition is written on outcome -> Target: outcomes are ok, error, timeout or one declared with outcomes)`},
+		// timeout is an outcome too: on, then timeout 5s, is the parser's.
+		{"on, then timeout", "flow A {\n    step B {\n        on\n        timeout 5s\n    }\n}", `4:17: expected "->", found duration 5s (hint: a transition is written on outcome -> Target)`},
 		{"outcomes trailing comma", `flow A { step B { outcomes a, } }`, `1:31: expected outcome name, found "}" (hint: name the outcomes the Go step may end with besides ok and error, such as outcomes approved, rejected)`},
 		{"retry attempts", `flow A { retry x }`, `1:16: expected number of attempts, found "x" (hint: write the total number of attempts, such as retry 3)`},
 		{"retry range", `flow A { retry 3 backoff 1s }`, `1:29: expected "..", found "}" (hint: a backoff range is written backoff 100ms..5s)`},
