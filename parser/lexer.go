@@ -345,6 +345,9 @@ func (s *scanner) unexpected(off int) {
 		hint = "a number starts with a digit: 0.5"
 	case r == '.' && s.afterComparedNumber(off):
 		hint = "a fraction has digits after its point: 1.5"
+	case r == '[' && s.inCond:
+		// Tags["vip"], Lines[0]: Go's index of a map or a slice.
+		hint = "a condition reads a field, or a member of a struct field (Customer.Tier), never an entry of a map or a slice: set what to test into a field of its own in an earlier Go step, and compare that field"
 	case r == '.' && s.inCond:
 		// Not right after a condition's field or member (afterCondPath):
 		// Customer .Tier, or a dot after a literal.

@@ -295,6 +295,8 @@ func TestSyntaxErrors(t *testing.T) {
 		// An exponent's minus is not a negative number's: the hint said
 		// numbers cannot be negative, where a condition's can.
 		{"negative exponent", `flow A { step B { choose { when X > 1e-3 -> C } } }`, `1:39: unexpected character '-' (hint: a number is written in decimal, without an exponent: 0.001, not 1e-3)`},
+		{"map entry in a condition", `flow A { step B { choose { when Tags["vip"] == "yes" -> C } } }`, `1:37: unexpected character '[' (hint: a condition reads a field, or a member of a struct field (Customer.Tier), never an entry of a map or a slice: set what to test into a field of its own in an earlier Go step, and compare that field)`},
+		{"slice entry in a condition", `flow A { step B { choose { when Lines [0].Count > 1 -> C } } }`, `1:39: unexpected character '[' (hint: a condition reads a field, or a member of a struct field (Customer.Tier), never an entry of a map or a slice: set what to test into a field of its own in an earlier Go step, and compare that field)`},
 		{"negative exponent, upper case", `flow A { step B { choose { when X > 2.5E-10 -> C } } }`, `1:41: unexpected character '-' (hint: a number is written in decimal, without an exponent: 0.001, not 1e-3)`},
 		{"lone dash", `flow A { step B { on ok - C } }`, `1:25: unexpected character '-' (hint: transitions are written "on outcome -> Target")`},
 		{"minus before a string", `flow A { step B { choose { when X == -"a" -> C } } }`, `1:38: unexpected character '-' (hint: only a number can be negative, with its minus sign right before it: Balance < -2.5)`},
