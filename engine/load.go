@@ -68,7 +68,8 @@ type plannedFlow struct {
 // handler; names fit the engine's limits; no rpc endpoint starts two
 // flows, in the document or with the registered flows; the new definition
 // fits the runs in progress of a flow it replaces; with Options.FlowsDir,
-// the flow is not defined by another file of that directory), then saves
+// the flow is not defined by another file of that directory, nor is its
+// file named like another flow's but for case), then saves
 // the flows that change into Options.FlowsDir (one <flow>.json each,
 // written atomically) and registers them, all at once. On any error
 // nothing changes, and the diagnostics say what and where (by JSON path for
@@ -298,6 +299,48 @@ func (e *Engine) fileConflicts(f *dsl.File, p *loadPlan, registered map[string]*
 				break
 			}
 		}
+	}
+	return append(ds, caseConflicts(f, p, registered, dir)...)
+}
+
+// caseConflicts reports the flows of f that p saves whose file,
+// <flow>.json, differs only in case from another file of dir: a registered
+// flow's, or another flow's of the same document ("Order" and "ORDER"). On
+// a file system that ignores case (macOS's and Windows' by default)
+// ORDER.json is Order.json, so saving one replaced the other's definition
+// under a 200, and the next start did not find it, nor could it resume its
+// runs. Refused on every system, so that a flows directory means the same
+// wherever it is copied (409, flow-file, as for a flow another file of dir
+// defines; within one document too).
+func caseConflicts(f *dsl.File, p *loadPlan, registered map[string]*flowEntry, dir string) diag.List {
+	var ds diag.List
+	type owner struct{ file, flow string }
+	taken := map[string]owner{} // folded file name -> its file and flow
+	for name, fe := range registered {
+		for _, file := range fe.files {
+			if filepath.Dir(file) == dir {
+				taken[strings.ToLower(filepath.Base(file))] = owner{filepath.Base(file), name}
+			}
+		}
+	}
+	for _, pf := range p.flows {
+		if pf.fe == nil {
+			continue
+		}
+		file := pf.name + flowFileExt
+		key := strings.ToLower(file)
+		if o, ok := taken[key]; ok && o.file != file {
+			at := diag.Range{}
+			for _, fl := range f.Flows {
+				if fl != nil && fl.Name == pf.name {
+					at = fl.NameRange
+				}
+			}
+			ds = append(ds, diag.Errorf(at, codeFlowFile, "flow %q would be saved as %s, which is %s, of flow %q, where file names ignore case (macOS, Windows)", pf.name, file, o.file, o.flow).
+				WithHint("give the flow a name that differs from %q in more than case", o.flow))
+			continue
+		}
+		taken[key] = owner{file, pf.name}
 	}
 	return ds
 }
