@@ -288,19 +288,23 @@ func (e *Engine) fileConflicts(f *dsl.File, p *loadPlan, registered map[string]*
 		target := e.flowFile(pf.name)
 		for _, file := range old.files {
 			if file != target && filepath.Dir(file) == dir {
-				at := diag.Range{}
-				for _, fl := range f.Flows {
-					if fl != nil && fl.Name == pf.name {
-						at = fl.NameRange
-					}
-				}
-				ds = append(ds, diag.Errorf(at, codeFlowFile, "flow %q is defined in %s of the flows directory", pf.name, filepath.Base(file)).
+				ds = append(ds, diag.Errorf(flowNameRange(f, pf.name), codeFlowFile, "flow %q is defined in %s of the flows directory", pf.name, filepath.Base(file)).
 					WithHint("change the flow in that file and restart, or remove the file (and restart) to define the flow through the API"))
 				break
 			}
 		}
 	}
-	return append(ds, caseConflicts(f, p, registered, dir)...)
+	return append(ds, e.caseConflicts(f, p, registered, dir)...)
+}
+
+// flowNameRange is where f names flow name, or the zero range.
+func flowNameRange(f *dsl.File, name string) diag.Range {
+	for _, fl := range f.Flows {
+		if fl != nil && fl.Name == name {
+			return fl.NameRange
+		}
+	}
+	return diag.Range{}
 }
 
 // caseConflicts reports the flows of f that p saves whose file,
@@ -312,7 +316,7 @@ func (e *Engine) fileConflicts(f *dsl.File, p *loadPlan, registered map[string]*
 // runs. Refused on every system, so that a flows directory means the same
 // wherever it is copied (409, flow-file, as for a flow another file of dir
 // defines; within one document too).
-func caseConflicts(f *dsl.File, p *loadPlan, registered map[string]*flowEntry, dir string) diag.List {
+func (e *Engine) caseConflicts(f *dsl.File, p *loadPlan, registered map[string]*flowEntry, dir string) diag.List {
 	var ds diag.List
 	type owner struct{ file, flow string }
 	taken := map[string]owner{} // folded file name -> its file and flow
@@ -327,16 +331,10 @@ func caseConflicts(f *dsl.File, p *loadPlan, registered map[string]*flowEntry, d
 		if pf.fe == nil {
 			continue
 		}
-		file := pf.name + flowFileExt
+		file := filepath.Base(e.flowFile(pf.name))
 		key := strings.ToLower(file)
 		if o, ok := taken[key]; ok && o.file != file {
-			at := diag.Range{}
-			for _, fl := range f.Flows {
-				if fl != nil && fl.Name == pf.name {
-					at = fl.NameRange
-				}
-			}
-			ds = append(ds, diag.Errorf(at, codeFlowFile, "flow %q would be saved as %s, which is %s, of flow %q, where file names ignore case (macOS, Windows)", pf.name, file, o.file, o.flow).
+			ds = append(ds, diag.Errorf(flowNameRange(f, pf.name), codeFlowFile, "flow %q would be saved as %s, which is %s, of flow %q, where file names ignore case (macOS, Windows)", pf.name, file, o.file, o.flow).
 				WithHint("give the flow a name that differs from %q in more than case", o.flow))
 			continue
 		}
