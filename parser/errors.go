@@ -514,12 +514,46 @@ func statementHint(found lexer.Token, keywords []string, block string, open []le
 		return `an on line routes the outcome of the step or parallel block it is written in: move it inside that step's or block's braces, before its "}"`
 	case block == "flow" && slices.Contains(stepKeywords, found.Value) && !slices.Contains(flowKeywords, found.Value):
 		return fmt.Sprintf("%s is a step statement: write it in a step, such as step Name { %s ... }", found.Value, found.Value)
+	case block == "step" && found.Value == "correlate":
+		// Not after an await's event and field (actionPartHint takes
+		// that case): a line of its own, or after another statement.
+		return "correlate is a part of an await line, after its event and payload field: " + actionForms[ident.KeywordAwait]
 	case found.Type == tokIdent:
+		if hint, ok := otherToolWords[found.Value]; ok && slices.Contains(keywords, hint.keyword) {
+			return hint.say
+		}
 		if k := closest(found.Value, keywords); k != "" {
 			return fmt.Sprintf("did you mean %q?", k)
 		}
 	}
 	return otherwise
+}
+
+// otherToolWords are the words that other workflow tools and languages
+// use for what a flowgen keyword says, each with the keyword and a hint
+// that shows it written. A word listed here is taken for its meaning
+// before its spelling: "wait" is one edit from "await", but a user who
+// writes it may mean a sleep as well. Each applies only in a block where
+// its keyword may be written.
+var otherToolWords = map[string]struct{ keyword, say string }{
+	"wait":       {ident.KeywordSleep, "to wait for a time, sleep 336h or sleep until Field; to wait for an event, await topic \"event\" -> Field timeout 72h"},
+	"delay":      {ident.KeywordSleep, "did you mean sleep? a durable timer: sleep 336h, or sleep until Field (a time.Time of the state)"},
+	"pause":      {ident.KeywordSleep, "did you mean sleep? a durable timer: sleep 336h, or sleep until Field (a time.Time of the state)"},
+	"timer":      {ident.KeywordSleep, "did you mean sleep? a durable timer: sleep 336h, or sleep until Field (a time.Time of the state)"},
+	"if":         {ident.KeywordChoose, "a decision on the state is a choose block: " + chooseForm},
+	"switch":     {ident.KeywordChoose, "a decision on the state is a choose block: " + chooseForm},
+	"case":       {ident.KeywordChoose, "a decision on the state is a choose block: " + chooseForm},
+	"emit":       {ident.KeywordPublish, "did you mean publish? " + actionForms[ident.KeywordPublish]},
+	"send":       {ident.KeywordPublish, "did you mean publish? " + actionForms[ident.KeywordPublish]},
+	"signal":     {ident.KeywordPublish, "did you mean publish? " + actionForms[ident.KeywordPublish] + "; a run waits for one with await"},
+	"invoke":     {ident.KeywordCall, "a service's endpoint is called by rpc service \"Endpoint\" (Request) -> Response; another flow of the package, as a child run, by call Flow (Input) -> Output"},
+	"subflow":    {ident.KeywordCall, "did you mean call? " + actionForms[ident.KeywordCall]},
+	"compensate": {"rollback", "did you mean rollback? it names what undoes the step: rollback Method (a Go method), rollback rpc service \"Endpoint\" (Field) or rollback call Flow (Field)"},
+	"undo":       {"rollback", "did you mean rollback? it names what undoes the step: rollback Method (a Go method), rollback rpc service \"Endpoint\" (Field) or rollback call Flow (Field)"},
+	"match":      {ident.KeywordAwait, "an await takes only the events of its run with correlate: " + actionForms[ident.KeywordAwait]},
+	"where":      {ident.KeywordAwait, "an await takes only the events of its run with correlate: " + actionForms[ident.KeywordAwait]},
+	"else":       {ident.KeywordOtherwise, "did you mean otherwise? " + chooseForm},
+	"default":    {ident.KeywordOtherwise, "did you mean otherwise? " + chooseForm},
 }
 
 // closest returns the keyword nearest to word if it is close enough to be
