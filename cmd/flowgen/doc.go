@@ -166,7 +166,7 @@
 // by flowgen itself with -format svg (no Graphviz needed), or one
 // self-contained HTML page with that diagram made interactive with -format
 // html. Each step
-// shows its action, its effective retry ("retry 3×, 100ms..5s"), timeout
+// shows its action, its effective retry ("3 attempts, 100ms..5s"), timeout
 // and deadline; transitions are labelled with their outcomes, the default
 // ones included; the terminal states are done, failed, compensated,
 // compensation_failed and aborted. A failure leads along dashed edges

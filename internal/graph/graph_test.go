@@ -355,9 +355,9 @@ func TestRetryText(t *testing.T) {
 		want string
 	}{
 		{dsl.Retry{Attempts: 1, Initial: ms(100)}, ""},
-		{dsl.Retry{Attempts: 3}, "retry 3×"},
-		{dsl.Retry{Attempts: 3, Initial: ms(100), Max: ms(5000), Multiplier: 2, Jitter: dsl.JitterFull}, "retry 3×, 100ms..5s"},
-		{dsl.Retry{Attempts: 4, Initial: ms(250), Multiplier: 1.5, Jitter: dsl.JitterNone}, "retry 4×, backoff 250ms, ×1.5, no jitter"},
+		{dsl.Retry{Attempts: 3}, "3 attempts"},
+		{dsl.Retry{Attempts: 3, Initial: ms(100), Max: ms(5000), Multiplier: 2, Jitter: dsl.JitterFull}, "3 attempts, 100ms..5s"},
+		{dsl.Retry{Attempts: 4, Initial: ms(250), Multiplier: 1.5, Jitter: dsl.JitterNone}, "4 attempts, backoff 250ms, multiplier 1.5, no jitter"},
 	} {
 		if got := retryText(c.r); got != c.want {
 			t.Errorf("retryText(%+v) = %q, want %q", c.r, got, c.want)

@@ -77,13 +77,15 @@ func rollbackText(r *dsl.Rollback) string {
 	return "?"
 }
 
-// retryText is "retry 3×, 100ms..5s" plus a non-default multiplier and
-// jitter; "" for a single attempt, which is no retry at all.
+// retryText is "3 attempts, 100ms..5s" plus a non-default multiplier and
+// jitter; "" for a single attempt, which is no retry at all. It counts
+// attempts, as `retry 3` does: "retry 3×" read as three retries, one
+// attempt more than the flow makes.
 func retryText(r dsl.Retry) string {
 	if r.Attempts <= 1 {
 		return ""
 	}
-	parts := []string{fmt.Sprintf("retry %d×", r.Attempts)}
+	parts := []string{fmt.Sprintf("%d attempts", r.Attempts)}
 	switch {
 	case r.Initial > 0 && r.Max > 0:
 		parts = append(parts, dur(r.Initial)+".."+dur(r.Max))
@@ -91,7 +93,7 @@ func retryText(r dsl.Retry) string {
 		parts = append(parts, "backoff "+dur(r.Initial))
 	}
 	if r.Multiplier != 0 && r.Multiplier != dsl.DefaultMultiplier {
-		parts = append(parts, "×"+strconv.FormatFloat(r.Multiplier, 'g', -1, 64))
+		parts = append(parts, "multiplier "+strconv.FormatFloat(r.Multiplier, 'g', -1, 64))
 	}
 	if r.Jitter == dsl.JitterNone {
 		parts = append(parts, "no jitter")
