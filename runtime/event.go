@@ -72,6 +72,33 @@ type Event struct {
 	Child *RunRef `json:"child,omitempty"`
 }
 
+// String is the event as a person reads it in a test's log or an error:
+// "run r1 event 4: FetchHistory:running -> Gather:parallel (branch
+// FetchHistory, attempt 1, ok)". The state, payload, wait and links are
+// left out: the JSON form has them (fmt's %v of the struct printed the
+// state's JSON as a list of byte values).
+func (e Event) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "run %s event %d: %s -> %s", e.RunID, e.Seq, e.From, e.To)
+	var parts []string
+	if e.Branch != "" {
+		parts = append(parts, "branch "+e.Branch)
+	}
+	if e.Attempt > 0 {
+		parts = append(parts, fmt.Sprintf("attempt %d", e.Attempt))
+	}
+	if e.Outcome != "" {
+		parts = append(parts, string(e.Outcome))
+	}
+	if e.Error != "" {
+		parts = append(parts, fmt.Sprintf("error %q", e.Error))
+	}
+	if len(parts) > 0 {
+		b.WriteString(" (" + strings.Join(parts, ", ") + ")")
+	}
+	return b.String()
+}
+
 // Wait describes what a waiting run waits for. The runtime records it in
 // the history (Event.Wait, without the identifying fields, which the event
 // has) and hands it to the Subscriber of an await.

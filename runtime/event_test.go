@@ -2,7 +2,9 @@ package runtime_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -101,5 +103,26 @@ func TestWaitMismatch(t *testing.T) {
 	// before: what is delivered does not change.
 	if u := (&runtime.Wait{}); !u.Matches([]byte(`not json`)) || u.Mismatch([]byte(`not json`)) != nil {
 		t.Error("an uncorrelated wait refuses a payload")
+	}
+}
+
+// An event prints as a line a person reads in a test's log, not as the
+// struct with its state's JSON as a list of byte values.
+func TestEventString(t *testing.T) {
+	cases := []struct {
+		ev   runtime.Event
+		want string
+	}{
+		{runtime.Event{RunID: "r1", Seq: 1, From: "pending", To: "A:running", State: json.RawMessage(`{"x":1}`)},
+			"run r1 event 1: pending -> A:running"},
+		{runtime.Event{RunID: "r1", Seq: 4, Branch: "B", From: "B:running", To: "P:parallel", Attempt: 1, Outcome: runtime.OutcomeOK},
+			"run r1 event 4: B:running -> P:parallel (branch B, attempt 1, ok)"},
+		{runtime.Event{RunID: "r2", Seq: 3, From: "A:running", To: "A:running", Attempt: 2, Outcome: runtime.OutcomeRetry, Error: "card \"declined\""},
+			`run r2 event 3: A:running -> A:running (attempt 2, retry, error "card \"declined\"")`},
+	}
+	for _, c := range cases {
+		if got := fmt.Sprint(c.ev); got != c.want {
+			t.Errorf("got  %s\nwant %s", got, c.want)
+		}
 	}
 }
