@@ -102,9 +102,12 @@ type BatchBroker interface {
 type brokerPublisher struct {
 	publish func(context.Context, Message) error // Broker.Publish, or the engine's PublishEvent with an Executor
 	link    func(context.Context) string         // Message.Link of what a step publishes under ctx
+	// span, with Telemetry, is called before each publication (publishing):
+	// the message goes under the context it returns, as its sender.
+	span func(ctx context.Context, topic, event, id string) (context.Context, func(error))
 }
 
-func (p brokerPublisher) Publish(ctx context.Context, topic, event string, payload any) error {
+func (p brokerPublisher) Publish(ctx context.Context, topic, event string, payload any) (err error) {
 	raw, ok := payload.(json.RawMessage)
 	if !ok {
 		b, err := json.Marshal(runtime.Addressed(payload)) // a value: its pointer methods too
@@ -124,7 +127,12 @@ func (p brokerPublisher) Publish(ctx context.Context, topic, event string, paylo
 		// as stable across the step's runs.
 		id = pubIDPrefix + digest(id)
 	}
-	err := p.publish(ctx, Message{ID: id, Topic: topic, Event: event, Payload: raw, Link: p.link(ctx)})
+	if p.span != nil {
+		var end func(error)
+		ctx, end = p.span(ctx, topic, event, id)
+		defer func() { end(err) }()
+	}
+	err = p.publish(ctx, Message{ID: id, Topic: topic, Event: event, Payload: raw, Link: p.link(ctx)})
 	if errors.Is(err, ErrTooLarge) {
 		// The broker can never carry it: another attempt is the same.
 		return runtime.Permanent(err)

@@ -52,6 +52,14 @@ type Telemetry interface {
 	// run (inEffect). The metrics give the flow its series at 0 then, so
 	// that an alert on a counter of its runs sees their first increase.
 	Defined(flow string)
+	// Publishing is called before the engine publishes an event a step
+	// sends (a publish step, runtime.Step.Publish) under ctx, the step
+	// attempt's: system names the broker (MessagingSystem), id is the
+	// message's ID. It returns the context the publication goes under (a
+	// tracer's producer span, which the message carries as its sender:
+	// Message.Link, natsbus's headers) and the function called once with
+	// what the publication returned.
+	Publishing(ctx context.Context, system, topic, event, id string) (context.Context, func(error))
 	// Inject writes the trace context of ctx's span, if any, into h: the
 	// headers of a call the engine makes to an HTTP provider.
 	Inject(ctx context.Context, h http.Header)
@@ -80,6 +88,32 @@ func (e *Engine) runParent(ctx context.Context) context.Context {
 		return t.Carry(ctx, runContext)
 	}
 	return runContext
+}
+
+// MessagingSystem is the name a broker gives its system in the spans of
+// the events steps publish (OpenTelemetry's messaging.system): natsbus's
+// Broker says "nats".
+type MessagingSystem interface {
+	MessagingSystem() string
+}
+
+// defaultMessagingSystem is messaging.system for a broker that does not
+// name its own (MessagingSystem): the in-process MemoryBroker, flowgen's.
+const defaultMessagingSystem = "flowgen"
+
+// publishing is brokerPublisher.span of an engine with Telemetry t: the
+// span of each event a step publishes through broker b.
+func publishing(t Telemetry, b Broker) func(context.Context, string, string, string) (context.Context, func(error)) {
+	if t == nil {
+		return nil
+	}
+	system := defaultMessagingSystem
+	if s, ok := b.(MessagingSystem); ok {
+		system = s.MessagingSystem()
+	}
+	return func(ctx context.Context, topic, event, id string) (context.Context, func(error)) {
+		return t.Publishing(ctx, system, topic, event, id)
+	}
 }
 
 // link is what a message sent under ctx keeps of its sender (Message.Link).

@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"iter"
 	"net/http"
 	"net/http/httptest"
@@ -45,6 +47,10 @@ func (s *stubTelemetry) Carry(req, run context.Context) context.Context {
 }
 
 func (s *stubTelemetry) Inject(context.Context, http.Header) {}
+
+func (s *stubTelemetry) Publishing(ctx context.Context, system, topic, event, id string) (context.Context, func(error)) {
+	return ctx, func(error) {}
+}
 
 func (s *stubTelemetry) Defined(string) {}
 
@@ -321,5 +327,55 @@ func TestSessionListsMetricsOnlyWithTelemetry(t *testing.T) {
 			t.Errorf("telemetry %v: GET /metrics = %d, listed by GET /session %v; want it listed only where it answers 200", tel != nil, status, listed)
 		}
 		fx.stop()
+	}
+}
+
+// publishTelemetry records what Publishing is told, and what each
+// publication returned.
+type publishTelemetry struct {
+	stubTelemetry
+	told []string
+}
+
+func (p *publishTelemetry) Publishing(ctx context.Context, system, topic, event, id string) (context.Context, func(error)) {
+	p.told = append(p.told, system+" "+topic+" "+event+" "+id)
+	return context.WithValue(ctx, carried{}, "the publication"), func(err error) { p.told = append(p.told, fmt.Sprint("ended: ", err)) }
+}
+
+// namedBroker is a Broker that names its messaging system.
+type namedBroker struct{ *MemoryBroker }
+
+func (namedBroker) MessagingSystem() string { return "nats" }
+
+// TestPublishingSpansEachPublication: each event a step publishes goes
+// under the span Telemetry.Publishing starts (its Message.Link is that
+// span's), told the broker's messaging system ("flowgen" for one that
+// names none, as MemoryBroker), the topic, the event and the message's
+// ID, and then what the publication returned.
+func TestPublishingSpansEachPublication(t *testing.T) {
+	full := errors.New("full")
+	for _, c := range []struct {
+		broker Broker
+		system string
+		err    error
+	}{
+		{NewMemoryBroker(), "flowgen", nil},
+		{namedBroker{NewMemoryBroker()}, "nats", full},
+	} {
+		tel := &publishTelemetry{}
+		var got []Message
+		p := brokerPublisher{publish: func(_ context.Context, m Message) error { got = append(got, m); return c.err }, link: tel.Link,
+			span: publishing(tel, c.broker)}
+		err := p.Publish(context.Background(), "billing", "invoiced", 1)
+		if !errors.Is(err, c.err) || len(got) != 1 || got[0].Link != "link of the publication" {
+			t.Fatalf("published %+v: %v", got, err)
+		}
+		want := []string{c.system + " billing invoiced " + got[0].ID, fmt.Sprint("ended: ", c.err)}
+		if !slices.Equal(tel.told, want) {
+			t.Errorf("Publishing told %q, want %q", tel.told, want)
+		}
+	}
+	if publishing(nil, NewMemoryBroker()) != nil {
+		t.Error("an engine without Telemetry spans its publications")
 	}
 }

@@ -2,6 +2,7 @@ package observe
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -46,6 +47,10 @@ func (t *Telemetry) Middleware(h http.Handler) http.Handler {
 		}
 		span.SetAttributes(tracectx.KeyHTTPResponseStatusCode.Int(rec.status))
 		if rec.status >= 500 {
+			// The conventions' error.type of an HTTP server's failed
+			// answer is its status code, which backends count a
+			// route's errors by; a 4xx is the client's error.
+			span.SetAttributes(tracectx.KeyErrorType.String(strconv.Itoa(rec.status)))
 			span.SetStatus(codes.Error, http.StatusText(rec.status))
 		}
 	})

@@ -192,6 +192,7 @@ func TestSignupTrace(t *testing.T) {
       wait AwaitPayment
       step AwaitPayment
       step Welcome
+        publish mail
 `
 	got := tree(spans)
 	// The caller's tree is exactly that; the other requests (the event,
@@ -240,6 +241,14 @@ func TestSignupTrace(t *testing.T) {
 				t.Errorf("wait span links %+v, want the event request's span %s", s.Links, spans[i].SpanContext.SpanID())
 			}
 			eventLink = tracectx.Traceparent(spans[i].SpanContext)
+		case s.Name == "publish mail":
+			// OpenTelemetry's conventions for messaging: a producer span
+			// that names the topic its event goes to.
+			if s.SpanKind != trace.SpanKindProducer || attr(s, "messaging.destination.name") != "mail" || attr(s, "messaging.system") != "flowgen" ||
+				attr(s, "messaging.operation.type") != "send" || attr(s, "messaging.operation.name") != "publish" ||
+				attr(s, "messaging.message.id") == "" || attr(s, "flowgen.event") != "welcome" {
+				t.Errorf("publish span %v attributes %v", s.SpanKind, s.Attributes)
+			}
 		case s.Name == "POST /flows/{flow}/runs":
 			if s.SpanKind != trace.SpanKindServer || attr(s, "http.request.method") != "POST" || attr(s, "http.route") != "/flows/{flow}/runs" ||
 				attr(s, "url.path") != "/flows/Signup/runs" || attr(s, "http.response.status_code") != "201" {
@@ -250,7 +259,7 @@ func TestSignupTrace(t *testing.T) {
 		// flowgen's namespace: none is a bare "flow" or "step" that
 		// another library's attribute could mean something else by.
 		for _, kv := range s.Attributes {
-			if k := string(kv.Key); !slices.ContainsFunc([]string{"flowgen.", "http.", "url.", "server.", "rpc.", "error."}, func(ns string) bool { return strings.HasPrefix(k, ns) }) {
+			if k := string(kv.Key); !slices.ContainsFunc([]string{"flowgen.", "http.", "url.", "server.", "rpc.", "error.", "messaging."}, func(ns string) bool { return strings.HasPrefix(k, ns) }) {
 				t.Errorf("span %s: attribute %s has no namespace", s.Name, k)
 			}
 		}

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/flowgen/flowgen/engine"
 	"github.com/flowgen/flowgen/runtime/store"
 )
@@ -43,8 +45,21 @@ func TestInProcessTriggerContinuesThePublisherTrace(t *testing.T) {
 			t.Fatalf("no run of Placed and step Tell ended:\n%s", tree(exp.GetSpans()))
 		}
 	}
+	// The event's sender is the publication's producer span, under the
+	// step (OpenTelemetry's conventions for messaging: a consumer's
+	// spans follow the producer's), which names the topic.
 	tell, placed := oneSpan(t, exp, "step Tell"), oneSpan(t, exp, "run Placed")
-	if placed.Parent.SpanID() != tell.SpanContext.SpanID() || placed.SpanContext.TraceID() != tell.SpanContext.TraceID() {
-		t.Errorf("run Placed has parent %v, want the publishing step's span %v\n%s", placed.Parent, tell.SpanContext, tree(exp.GetSpans()))
+	for deadline := time.Now().Add(10 * time.Second); len(spansNamed(exp, "publish orders")) == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no span of the publication:\n%s", tree(exp.GetSpans()))
+		}
+	}
+	pub := oneSpan(t, exp, "publish orders")
+	if pub.Parent.SpanID() != tell.SpanContext.SpanID() || pub.SpanKind != trace.SpanKindProducer ||
+		attr(pub, "messaging.destination.name") != "orders" || attr(pub, "flowgen.event") != "placed" || attr(pub, "messaging.system") != "flowgen" {
+		t.Errorf("publish span: parent %v, kind %v, attributes %v; want a producer span under the step %v naming the topic", pub.Parent, pub.SpanKind, pub.Attributes, tell.SpanContext)
+	}
+	if placed.Parent.SpanID() != pub.SpanContext.SpanID() || placed.SpanContext.TraceID() != tell.SpanContext.TraceID() {
+		t.Errorf("run Placed has parent %v, want the publication's span %v\n%s", placed.Parent, pub.SpanContext, tree(exp.GetSpans()))
 	}
 }

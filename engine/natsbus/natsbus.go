@@ -264,6 +264,12 @@ func (b *Broker) Subject(topic, event string) string {
 	return b.opts.Prefix + "." + escape(topic) + "." + escape(event)
 }
 
+// MessagingSystem implements engine.MessagingSystem: the spans of the
+// events steps publish through NATS say messaging.system "nats".
+func (b *Broker) MessagingSystem() string { return "nats" }
+
+var _ engine.MessagingSystem = (*Broker)(nil)
+
 // Publish implements engine.Broker: the message is stored in the stream
 // (acknowledged by JetStream) before Publish returns. A sending whose
 // outcome is unknown is sent again, the same, for Options.PublishRetry

@@ -466,8 +466,11 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) (err e
 	// it would otherwise let anyone who reaches the port have every
 	// connection (and under HTTP/2 each of its streams) hold a body of
 	// -max-body in memory. The others wait, their bodies unread.
+	// Traced as the API is (a server span under the step's call span,
+	// from the traceparent httpcall sends), so that a run's trace shows
+	// the service's side of each call.
 	echoing := make(chan struct{}, lim.serviceConns)
-	mux.Handle("POST /echo/{endpoint}", engine.NoSniff(engine.RequireJSON(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("POST /echo/{endpoint}", tel.Middleware(engine.NoSniff(engine.RequireJSON(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case echoing <- struct{}{}:
 			defer func() { <-echoing }()
@@ -488,16 +491,16 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) (err e
 			return
 		}
 		_, _ = w.Write(b)
-	}))))
+	})))))
 	// Another method is the echo's wrong method (405), as for the API's
 	// routes, not a path without a route (the API's 404, which "/" would
 	// answer).
-	mux.Handle("/echo/{endpoint}", engine.NoSniff(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("/echo/{endpoint}", tel.Middleware(engine.NoSniff(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", http.MethodPost)
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusMethodNotAllowed)
 		_ = json.NewEncoder(w).Encode(map[string]string{"error": "method not allowed on /echo/{endpoint} (allowed: POST)"})
-	})))
+	}))))
 	// Shutdown waits for open requests, up to listen.ShutdownTimeout, and
 	// then closes their connections: the web view's GET /watch streams
 	// end first. Then runs reach a step boundary.

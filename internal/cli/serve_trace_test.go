@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -212,5 +213,51 @@ func TestServeStopsWithCollectorHung(t *testing.T) {
 	stop()
 	if took := time.Since(start); took > otlp.FlushTimeout+listen.ShutdownTimeout/3 {
 		t.Errorf("serve took %v to stop with the collector hung; the flush is bounded by %v", took, otlp.FlushTimeout)
+	}
+}
+
+// The stand-in service POST /echo, which the README's walk-through
+// gives its rpc steps (-service customers=http://localhost:8080/echo),
+// traces the requests it serves as the API's routes do: a server span
+// under the caller's (a step's call span, from the traceparent httpcall
+// sends), named after its route, so that a trace of a run shows the
+// service's side of each call. It used to be served outside the
+// middleware, and a call span had no child.
+func TestServeTracesEcho(t *testing.T) {
+	col := &otlptest.Collector{}
+	cs := httptest.NewServer(col)
+	defer cs.Close()
+	dir := t.TempDir()
+	url, _, stop := serveWith(t, serveConfig{
+		store: filepath.Join(dir, "store"),
+		net:   listen.Config{Addr: "127.0.0.1:0"},
+		trace: otlp.Config{Traces: cs.URL + "/v1/traces", Sample: 1},
+	})
+	const traceID, callerSpan = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+	for _, method := range []string{"POST", "GET"} {
+		if _, err := otlptest.Send(method, url+"/echo/Customer.Create", `{"Email":"ann@example.com"}`, traceID, callerSpan); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop() // flushes the spans
+	spans, _ := col.Spans()
+	want := map[string]int64{"POST /echo/{endpoint}": 200, "GET /echo/{endpoint}": 405}
+	for _, sp := range otlptest.Children(spans, callerSpan) {
+		status, ok := want[sp.Name]
+		if !ok || sp.Kind != tracepb.Span_SPAN_KIND_SERVER {
+			t.Errorf("span %q (%s) under the caller's", sp.Name, sp.Kind)
+			continue
+		}
+		delete(want, sp.Name)
+		attrs := map[string]string{}
+		for _, kv := range sp.Attributes {
+			attrs[kv.Key] = kv.Value.String()
+		}
+		if !strings.Contains(attrs["http.route"], `"/echo/{endpoint}"`) || !strings.Contains(attrs["http.response.status_code"], strconv.FormatInt(status, 10)) {
+			t.Errorf("span %q: attributes %v, want http.route /echo/{endpoint} and status %d", sp.Name, attrs, status)
+		}
+	}
+	for name := range want {
+		t.Errorf("no server span %q under the caller's span (%d spans in all)", name, len(spans))
 	}
 }

@@ -2,7 +2,8 @@ package tracectx
 
 // The attribute keys of OpenTelemetry's semantic conventions that
 // flowgen's spans take (the HTTP server spans of observe, the HTTP client
-// spans of engine/httpcall): one home, shared by both. flowgen's own
+// spans of engine/httpcall, the producer spans of observe's publications):
+// one home, shared by all. flowgen's own
 // attributes, under its namespace flowgen., are observe's (keys.go).
 // go.opentelemetry.io/otel/semconv names them too, in a package of
 // thousands of keys, for these few.
@@ -22,6 +23,12 @@ const (
 	KeyErrorType                 = attribute.Key("error.type")
 	KeyRPCService                = attribute.Key("rpc.service")
 	KeyRPCMethod                 = attribute.Key("rpc.method")
+
+	KeyMessagingSystem          = attribute.Key("messaging.system")
+	KeyMessagingOperationType   = attribute.Key("messaging.operation.type")
+	KeyMessagingOperationName   = attribute.Key("messaging.operation.name")
+	KeyMessagingDestinationName = attribute.Key("messaging.destination.name")
+	KeyMessagingMessageID       = attribute.Key("messaging.message.id")
 )
 
 // Other is the conventions' value of http.request.method for a method

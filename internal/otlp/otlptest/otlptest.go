@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
@@ -107,4 +108,22 @@ func (s *Service) Traceparents() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.parents...)
+}
+
+// Send sends body (JSON) to url with method, as a caller in span
+// callerSpan of trace traceID (its traceparent header, sampled), and
+// returns the status code of the answer.
+func Send(method, url, body, traceID, callerSpan string) (int, error) {
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Traceparent", "00-"+traceID+"-"+callerSpan+"-01")
+	rsp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	rsp.Body.Close()
+	return rsp.StatusCode, nil
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/hex"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -118,15 +117,11 @@ func startTracedServe(t *testing.T, queue, dir string, services map[string]strin
 // traceID (its traceparent header) and returns the status code.
 func postTraced(t *testing.T, url, body, traceID, callerSpan string) int {
 	t.Helper()
-	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Traceparent", "00-"+traceID+"-"+callerSpan+"-01")
-	rsp, err := http.DefaultClient.Do(req)
+	code, err := otlptest.Send("POST", url, body, traceID, callerSpan)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rsp.Body.Close()
-	return rsp.StatusCode
+	return code
 }
 
 func names(spans []*tracepb.Span) []string {
