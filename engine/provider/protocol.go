@@ -15,11 +15,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/flowgen/flowgen/internal/jsonpath"
 	"github.com/flowgen/flowgen/internal/jsonscan"
@@ -138,6 +141,17 @@ func DecodeStrict(b []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		// A member v does not have is named by its path, as one misspelt
+		// by case is (`handlers[0]: unknown member "foo"`), where
+		// DisallowUnknownFields says `json: unknown field "foo"`, wherever
+		// it is. Of valid JSON, an error that is not of a value's type is
+		// that one (or a value's own UnmarshalJSON's, which exactNames
+		// does not read).
+		if !errors.As(err, new(*json.UnmarshalTypeError)) && json.Valid(b) {
+			if nerr := exactNames(b, reflect.TypeOf(v)); nerr != nil {
+				return nerr
+			}
+		}
 		return decodeError(b, err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
@@ -225,10 +239,11 @@ func pathAt(doc []byte, pos int) string {
 var errStop = errors.New("stop")
 
 // memberName is the name a JSON member's key spells (quotes and escapes
-// included); a key that does not decode is given as written.
+// included, and bytes that are not UTF-8 read as U+FFFD, as encoding/json
+// reads them); a key that does not decode is given as written.
 func memberName(key []byte) string {
 	name := string(key[1 : len(key)-1])
-	if bytes.IndexByte(key, '\\') >= 0 {
+	if bytes.IndexByte(key, '\\') >= 0 || !utf8.Valid(key) {
 		_ = json.Unmarshal(key, &name)
 	}
 	return name
@@ -281,7 +296,7 @@ func exactNames(b []byte, t reflect.Type) error {
 			ft, ok := fields[name]
 			switch {
 			case !ok:
-				return &namesError{msg: fmt.Sprintf("unknown member %s (names are case-sensitive)", snippet.Quote(name, snippet.BodyBytes))}
+				return &namesError{msg: "unknown member " + snippet.Quote(name, snippet.BodyBytes) + caseHint(name, maps.Keys(fields))}
 			case slices.Contains(seen, name):
 				return &namesError{msg: fmt.Sprintf("member %s given twice", snippet.Quote(name, snippet.BodyBytes))}
 			}
@@ -299,6 +314,19 @@ func exactNames(b []byte, t reflect.Type) error {
 		})
 	}
 	return nil
+}
+
+// caseHint is what an unknown member's error adds when one of names
+// spells it in another case, as encoding/json would have taken it:
+// `"Name"` is not `name`. A name that matches none ("foo") gets none,
+// which would send its writer looking for the right case.
+func caseHint(name string, names iter.Seq[string]) string {
+	for n := range names {
+		if strings.EqualFold(n, name) {
+			return " (names are case-sensitive)"
+		}
+	}
+	return ""
 }
 
 // namesError is an error of exactNames: msg, about the value at the path

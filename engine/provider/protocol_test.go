@@ -19,7 +19,7 @@ var oneObjectCases = []struct{ in, err string }{
 	{`"ok"`, "not a JSON object"},
 	{``, "EOF"},
 	{`{"outcome": "ok"} {}`, "data after the JSON value"},
-	{`{"outcome": "ok", "x": 1}`, `unknown field "x"`},
+	{`{"outcome": "ok", "x": 1}`, `unknown member "x"`},
 }
 
 func TestDecodeStrictWantsOneObject(t *testing.T) {
@@ -55,6 +55,11 @@ var registrationNameCases = []struct{ in, err string }{
 	{`{"Handlers": [{"name": "R", "url": "http://h/r"}]}`, `unknown member "Handlers"`},
 	{`{"handlers": [{"name": "R", "url": "http://h/r"}, {"Name": "S"}]}`, `handlers[1]: unknown member "Name"`},
 	{`{"handlers": [], "TTL": "1h"}`, `unknown member "TTL"`},
+	// A member no name of the type spells in any case is named by its
+	// path too, in JSON's words, not `json: unknown field "foo"`
+	// wherever it is.
+	{`{"handlers": [{"name": "R", "url": "http://h/r"}, {"name": "S", "foo": 1}]}`, `handlers[1]: unknown member "foo"`},
+	{`{"ttl": "30s", "replica": "r1", "handlers": []}`, `unknown member "replica"`},
 }
 
 func TestDecodeStrictExactNames(t *testing.T) {
