@@ -135,7 +135,11 @@ func (r *Response) Check() error {
 // into a struct as nothing at all (a handler that returned nothing:
 // Python's None, a nil pointer) and would be taken for a success.
 func DecodeStrict(b []byte, v any) error {
-	if t := bytes.TrimLeft(b, " \t\r\n"); len(t) > 0 && t[0] != '{' {
+	t := bytes.TrimLeft(b, " \t\r\n")
+	if len(t) == 0 { // encoding/json says EOF
+		return errors.New("no JSON object: the body is empty")
+	}
+	if t[0] != '{' {
 		return errors.New("not a JSON object")
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -168,11 +172,29 @@ func DecodeStrict(b []byte, v any) error {
 // Handler.handlers.outcomes of type string`).
 func decodeError(b []byte, err error) error {
 	var te *json.UnmarshalTypeError
-	if !errors.As(err, &te) {
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &se):
+		// Where, as PUT /flows says it of a flow document: encoding/json
+		// names the character, not its place.
+		return fmt.Errorf("invalid JSON at %s: %w", lineColumn(b, se.Offset), cutError{err})
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("invalid JSON: the body ends, at %s, before its object does", lineColumn(b, int64(len(b))+1))
+	case !errors.As(err, &te):
 		return cutError{err}
 	}
 	found := strings.Replace(te.Value, "bool", "boolean", 1)
 	return fmt.Errorf("%sexpected %s, found %s", at(pathAt(b, int(te.Offset)-1)), jsonType(te.Type), found)
+}
+
+// lineColumn is where byte off (1-based, as json.SyntaxError's Offset
+// counts the bytes read up to the one at fault) sits in b: "line L,
+// column C", both from 1, the column in bytes.
+func lineColumn(b []byte, off int64) string {
+	off = max(1, min(off, int64(len(b))+1))
+	before := b[:off-1]
+	line := 1 + bytes.Count(before, []byte("\n"))
+	return fmt.Sprintf("line %d, column %d", line, len(before)-bytes.LastIndexByte(before, '\n'))
 }
 
 // jsonType names the JSON type a value of Go type t is decoded from.

@@ -58,7 +58,10 @@ func FuzzDecodeStrict(f *testing.F) {
 // named exactly as v's types name it and given once, found by walking
 // the document's tokens.
 func strictReference(b []byte, v any) error {
-	if t := bytes.TrimLeft(b, " \t\r\n"); len(t) > 0 && t[0] != '{' {
+	switch t := bytes.TrimLeft(b, " \t\r\n"); {
+	case len(t) == 0:
+		return errors.New("no JSON object: the body is empty")
+	case t[0] != '{':
 		return errors.New("not a JSON object")
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))

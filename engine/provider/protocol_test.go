@@ -17,7 +17,12 @@ var oneObjectCases = []struct{ in, err string }{
 	{" \n null", "not a JSON object"},
 	{`[]`, "not a JSON object"},
 	{`"ok"`, "not a JSON object"},
-	{``, "EOF"},
+	{``, "no JSON object: the body is empty"},
+	{" \n", "no JSON object: the body is empty"},
+	// A body that is not JSON says where, as PUT /flows does.
+	{`{"outcome": "ok",}`, `invalid JSON at line 1, column 18: invalid character '}'`},
+	{"{\n \"outcome\": \"ok\"\n \"state\": {}}", `invalid JSON at line 3, column 2: invalid character '"' after object key:value pair`},
+	{`{"outcome": "ok"`, `invalid JSON: the body ends, at line 1, column 17, before its object does`},
 	{`{"outcome": "ok"} {}`, "data after the JSON value"},
 	{`{"outcome": "ok", "x": 1}`, `unknown member "x"`},
 }
