@@ -245,7 +245,7 @@ func TestHandWrittenProvider(t *testing.T) {
 		{"broken", 1, "the answer is not a provider response"},
 		{"typed", 1, "the answer is not a provider response"},
 		{"empty", 1, "the answer is not a provider response"},
-		{"member", 1, `unknown field "retry_after"`},
+		{"member", 1, `unknown member "retry_after"`},
 		{"huge", 1, "larger than"},
 		{"permanent", 1, `provider "parcels", handler "Parcel.Ship": no such parcel`},
 		{"status", 1, "HTTP 202"},

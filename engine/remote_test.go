@@ -217,7 +217,7 @@ func TestProviderRegistrationChecks(t *testing.T) {
 		{"subject without NATS", `{"handlers": [{"name": "Reserve", "subject": "billing.reserve"}]}`, "no NATS connection"},
 		{"off the allow-list", `{"handlers": [{"name": "Reserve", "url": "http://10.1.2.3/r"}]}`, "is not on loopback"},
 		{"userinfo", `{"handlers": [{"name": "Reserve", "url": "http://me@127.0.0.1/r"}]}`, "without user"},
-		{"unknown field", `{"handlers": [{"name": "Reserve", "url": "` + url("r") + `", "retries": 3}]}`, `unknown field "retries"`},
+		{"unknown field", `{"handlers": [{"name": "Reserve", "url": "` + url("r") + `", "retries": 3}]}`, `handlers[0]: unknown member "retries"`},
 		{"not JSON", `{"handlers": `, "invalid provider registration"},
 		{"data after it", `{"handlers": [{"name": "Reserve", "url": "` + url("r") + `"}]} {"ttl": "1s"}`, "data after the JSON value"},
 	} {

@@ -170,6 +170,20 @@ func (rm *remote) call(ctx context.Context, k handlerKey, step string, outcomes 
 		}
 	}
 	if e := rsp.Error; e != nil {
+		// An error answered once the deadline the call carried has
+		// passed is the attempt timing out, as an in-process handler's
+		// ctx.Err() is: engine/provider's handler context ends at that
+		// deadline, which is the engine's cut down to the millisecond, so
+		// a handler that keeps to its context answered as the attempt
+		// timed out, and which came first, by under a millisecond, made
+		// the attempt an error or a timeout: a step's `on timeout` route
+		// was taken or not by chance. The engine takes no answer after
+		// the deadline (docs/engine.md#the-protocol); ctx ends within
+		// that millisecond.
+		if req.Deadline != nil && !time.Now().Before(*req.Deadline) {
+			<-ctx.Done()
+			return "", ctx.Err()
+		}
 		e.Message = snippet.Cut(e.Message, MaxProviderErrorBytes)
 		err := fmt.Errorf("%s: %w", where, e)
 		if e.Class == provider.ClassPermanent {

@@ -39,7 +39,8 @@ func TestTypedStartRefusesUnknownMembers(t *testing.T) {
 		return res.StatusCode, string(b)
 	}
 	for _, c := range []struct{ body, says string }{
-		{`{"ordr_id": "o1"}`, `unknown field \"ordr_id\"`},
+		{`{"ordr_id": "o1"}`, `unknown member \"ordr_id\"`},
+		{`{"order_id": "o1", "payment": {"amnt": 3}}`, `payment: unknown member \"amnt\"`},
 		{`{"Order_ID": "o1"}`, `unknown member \"Order_ID\" (names are case-sensitive)`},
 		{`{"order_id": "o1", "payment": {"Amount": 3}}`, `payment: unknown member \"Amount\"`},
 		{`{"order_id": "o1", "order_id": "o2"}`, `member \"order_id\" given twice`},
@@ -59,7 +60,9 @@ func TestTypedStartRefusesUnknownMembers(t *testing.T) {
 	// answer quotes its start (snippet.BodyBytes). Before, the 400 of
 	// {"mmm...": 1} was 200 KB long.
 	long := strings.Repeat("m", 200000)
-	for _, body := range []string{`{"` + long + `": "o1"}`, `{"order_id": "o1", "payment": {"` + long + `": 3}}`, `{"Order_ID": "o1", "Payment": {"` + long + `": 3}}`} {
+	// (A member misspelt by case before it, `{"Order_ID": ..., "Payment":
+	// {"mmm...": 3}}`, is the one the error names: the first in the body.)
+	for _, body := range []string{`{"` + long + `": "o1"}`, `{"order_id": "o1", "payment": {"` + long + `": 3}}`} {
 		if code, answer := post("/rpc/GenOrder.Start", body); code != http.StatusBadRequest || len(answer) > 1000 || !strings.Contains(answer, "mmm") {
 			t.Errorf("POST a member name of 200 KB: %d, %d bytes: %.300s", code, len(answer), answer)
 		}

@@ -59,8 +59,8 @@ func TestDecodeStrictEmbeddedStructs(t *testing.T) {
 	for _, c := range []struct{ in, err string }{
 		{`{"ID": "a"}`, `unknown member "ID" (names are case-sensitive)`},
 		{`{"By": "a"}`, `unknown member "By"`},
-		{`{"X": 1}`, `unknown field "X"`},
-		{`{"commonMembers": {}}`, `unknown field "commonMembers"`},
+		{`{"X": 1}`, `unknown member "X"`},
+		{`{"commonMembers": {}}`, `unknown member "commonMembers"`},
 		{`{"inner": {"Note": "n", "ID": "c"}}`, `inner: unknown member "ID"`},
 		{`{"id": "a", "id": "b"}`, `member "id" given twice`},
 	} {

@@ -15,11 +15,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/flowgen/flowgen/internal/jsonpath"
 	"github.com/flowgen/flowgen/internal/jsonscan"
@@ -132,12 +135,27 @@ func (r *Response) Check() error {
 // into a struct as nothing at all (a handler that returned nothing:
 // Python's None, a nil pointer) and would be taken for a success.
 func DecodeStrict(b []byte, v any) error {
-	if t := bytes.TrimLeft(b, " \t\r\n"); len(t) > 0 && t[0] != '{' {
+	t := bytes.TrimLeft(b, " \t\r\n")
+	if len(t) == 0 { // encoding/json says EOF
+		return errors.New("no JSON object: the body is empty")
+	}
+	if t[0] != '{' {
 		return errors.New("not a JSON object")
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		// A member v does not have is named by its path, as one misspelt
+		// by case is (`handlers[0]: unknown member "foo"`), where
+		// DisallowUnknownFields says `json: unknown field "foo"`, wherever
+		// it is. Of valid JSON, an error that is not of a value's type is
+		// that one (or a value's own UnmarshalJSON's, which exactNames
+		// does not read).
+		if !errors.As(err, new(*json.UnmarshalTypeError)) && json.Valid(b) {
+			if nerr := exactNames(b, reflect.TypeOf(v)); nerr != nil {
+				return nerr
+			}
+		}
 		return decodeError(b, err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
@@ -154,11 +172,29 @@ func DecodeStrict(b []byte, v any) error {
 // Handler.handlers.outcomes of type string`).
 func decodeError(b []byte, err error) error {
 	var te *json.UnmarshalTypeError
-	if !errors.As(err, &te) {
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &se):
+		// Where, as PUT /flows says it of a flow document: encoding/json
+		// names the character, not its place.
+		return fmt.Errorf("invalid JSON at %s: %w", lineColumn(b, se.Offset), cutError{err})
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("invalid JSON: the body ends, at %s, before its object does", lineColumn(b, int64(len(b))+1))
+	case !errors.As(err, &te):
 		return cutError{err}
 	}
 	found := strings.Replace(te.Value, "bool", "boolean", 1)
 	return fmt.Errorf("%sexpected %s, found %s", at(pathAt(b, int(te.Offset)-1)), jsonType(te.Type), found)
+}
+
+// lineColumn is where byte off (1-based, as json.SyntaxError's Offset
+// counts the bytes read up to the one at fault) sits in b: "line L,
+// column C", both from 1, the column in bytes.
+func lineColumn(b []byte, off int64) string {
+	off = max(1, min(off, int64(len(b))+1))
+	before := b[:off-1]
+	line := 1 + bytes.Count(before, []byte("\n"))
+	return fmt.Sprintf("line %d, column %d", line, len(before)-bytes.LastIndexByte(before, '\n'))
 }
 
 // jsonType names the JSON type a value of Go type t is decoded from.
@@ -225,10 +261,11 @@ func pathAt(doc []byte, pos int) string {
 var errStop = errors.New("stop")
 
 // memberName is the name a JSON member's key spells (quotes and escapes
-// included); a key that does not decode is given as written.
+// included, and bytes that are not UTF-8 read as U+FFFD, as encoding/json
+// reads them); a key that does not decode is given as written.
 func memberName(key []byte) string {
 	name := string(key[1 : len(key)-1])
-	if bytes.IndexByte(key, '\\') >= 0 {
+	if bytes.IndexByte(key, '\\') >= 0 || !utf8.Valid(key) {
 		_ = json.Unmarshal(key, &name)
 	}
 	return name
@@ -281,7 +318,7 @@ func exactNames(b []byte, t reflect.Type) error {
 			ft, ok := fields[name]
 			switch {
 			case !ok:
-				return &namesError{msg: fmt.Sprintf("unknown member %s (names are case-sensitive)", snippet.Quote(name, snippet.BodyBytes))}
+				return &namesError{msg: "unknown member " + snippet.Quote(name, snippet.BodyBytes) + caseHint(name, maps.Keys(fields))}
 			case slices.Contains(seen, name):
 				return &namesError{msg: fmt.Sprintf("member %s given twice", snippet.Quote(name, snippet.BodyBytes))}
 			}
@@ -299,6 +336,19 @@ func exactNames(b []byte, t reflect.Type) error {
 		})
 	}
 	return nil
+}
+
+// caseHint is what an unknown member's error adds when one of names
+// spells it in another case, as encoding/json would have taken it:
+// `"Name"` is not `name`. A name that matches none ("foo") gets none,
+// which would send its writer looking for the right case.
+func caseHint(name string, names iter.Seq[string]) string {
+	for n := range names {
+		if strings.EqualFold(n, name) {
+			return " (names are case-sensitive)"
+		}
+	}
+	return ""
 }
 
 // namesError is an error of exactNames: msg, about the value at the path

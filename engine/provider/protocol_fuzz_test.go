@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/flowgen/flowgen/internal/jsonpath"
+	"github.com/flowgen/flowgen/internal/snippet"
 )
 
 // FuzzDecodeStrict checks DecodeStrict, whose exactNames is a hand-written
@@ -52,16 +53,26 @@ func FuzzDecodeStrict(f *testing.F) {
 }
 
 // strictReference is DecodeStrict as its comment states it: one JSON
-// object, decoded with DisallowUnknownFields, nothing after it but white
-// space, then each member named exactly as v's types name it and given
-// once, found by walking the document's tokens.
+// object, decoded with DisallowUnknownFields (a member it refuses named
+// by the walk below), nothing after it but white space, then each member
+// named exactly as v's types name it and given once, found by walking
+// the document's tokens.
 func strictReference(b []byte, v any) error {
-	if t := bytes.TrimLeft(b, " \t\r\n"); len(t) > 0 && t[0] != '{' {
+	switch t := bytes.TrimLeft(b, " \t\r\n"); {
+	case len(t) == 0:
+		return errors.New("no JSON object: the body is empty")
+	case t[0] != '{':
 		return errors.New("not a JSON object")
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		// An unknown member is named by its path, as the walk finds it.
+		if !errors.As(err, new(*json.UnmarshalTypeError)) && json.Valid(b) {
+			if nerr := namesByTokens(json.NewDecoder(bytes.NewReader(b)), reflect.TypeOf(v), ""); nerr != nil {
+				return nerr
+			}
+		}
 		return decodeError(b, err) // its phrasing: TestDecodeStrictTypeErrorsNameJSON
 	}
 	if _, err := dec.Token(); err != io.EOF {
@@ -100,9 +111,19 @@ func namesByTokens(dec *json.Decoder, t reflect.Type, path string) error {
 			})
 			switch {
 			case !ok:
-				return fmt.Errorf("%sunknown member %q (names are case-sensitive)", at(path), name)
+				hint := ""
+				for sf := range t.Fields() {
+					tag, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
+					if tag == "" {
+						tag = sf.Name
+					}
+					if sf.IsExported() && tag != "-" && strings.EqualFold(tag, name) {
+						hint = " (names are case-sensitive)"
+					}
+				}
+				return fmt.Errorf("%sunknown member %s%s", at(path), snippet.Quote(name, snippet.BodyBytes), hint)
 			case slices.Contains(seen, name):
-				return fmt.Errorf("%smember %q given twice", at(path), name)
+				return fmt.Errorf("%smember %s given twice", at(path), snippet.Quote(name, snippet.BodyBytes))
 			}
 			seen = append(seen, name)
 			if err := namesByTokens(dec, f.Type, jsonpath.Member(path, name)); err != nil {

@@ -17,9 +17,14 @@ var oneObjectCases = []struct{ in, err string }{
 	{" \n null", "not a JSON object"},
 	{`[]`, "not a JSON object"},
 	{`"ok"`, "not a JSON object"},
-	{``, "EOF"},
+	{``, "no JSON object: the body is empty"},
+	{" \n", "no JSON object: the body is empty"},
+	// A body that is not JSON says where, as PUT /flows does.
+	{`{"outcome": "ok",}`, `invalid JSON at line 1, column 18: invalid character '}'`},
+	{"{\n \"outcome\": \"ok\"\n \"state\": {}}", `invalid JSON at line 3, column 2: invalid character '"' after object key:value pair`},
+	{`{"outcome": "ok"`, `invalid JSON: the body ends, at line 1, column 17, before its object does`},
 	{`{"outcome": "ok"} {}`, "data after the JSON value"},
-	{`{"outcome": "ok", "x": 1}`, `unknown field "x"`},
+	{`{"outcome": "ok", "x": 1}`, `unknown member "x"`},
 }
 
 func TestDecodeStrictWantsOneObject(t *testing.T) {
@@ -55,6 +60,11 @@ var registrationNameCases = []struct{ in, err string }{
 	{`{"Handlers": [{"name": "R", "url": "http://h/r"}]}`, `unknown member "Handlers"`},
 	{`{"handlers": [{"name": "R", "url": "http://h/r"}, {"Name": "S"}]}`, `handlers[1]: unknown member "Name"`},
 	{`{"handlers": [], "TTL": "1h"}`, `unknown member "TTL"`},
+	// A member no name of the type spells in any case is named by its
+	// path too, in JSON's words, not `json: unknown field "foo"`
+	// wherever it is.
+	{`{"handlers": [{"name": "R", "url": "http://h/r"}, {"name": "S", "foo": 1}]}`, `handlers[1]: unknown member "foo"`},
+	{`{"ttl": "30s", "replica": "r1", "handlers": []}`, `unknown member "replica"`},
 }
 
 func TestDecodeStrictExactNames(t *testing.T) {

@@ -124,7 +124,9 @@ type Options struct {
 	// and a random suffix, unique to this Provider).
 	Replica string
 	// Engine is the base URL of the flow service's API
-	// ("http://127.0.0.1:8080").
+	// ("http://127.0.0.1:8080"); one that is not an http(s) URL (no
+	// scheme: "127.0.0.1:8080") fails KeepLease at once, as an empty
+	// Name does.
 	Engine string
 	// Token is a bearer token of the provider role (none: no header):
 	// printable ASCII, as the engine's token file holds it
@@ -452,10 +454,19 @@ func (r *refused) later() bool {
 // until ctx ends; a 4xx answer is returned. The answer's call credential
 // is the one ServeHTTP checks from then on.
 func (p *Provider) register(ctx context.Context, reg Registration) (err error) {
-	// A token no header can carry fails every attempt the same way:
-	// said at once, not retried until ctx ends.
+	// A token no header can carry, an engine URL no request can go to
+	// (127.0.0.1:8080 without its scheme) and an empty name (a path the
+	// engine does not serve: 404, which reads as a lease to register
+	// again) fail every attempt the same way: said at once, not retried
+	// until ctx ends.
 	if err := bearer.Check(p.opts.Token); err != nil {
 		return fmt.Errorf("provider %s: Options.Token: %w", p.opts.Name, err)
+	}
+	if err := checkEngineURL(p.opts.Engine); err != nil {
+		return fmt.Errorf("provider %s: Options.Engine: %w", p.opts.Name, err)
+	}
+	if p.opts.Name == "" {
+		return errors.New("provider: Options.Name is empty: it names the provider's lease")
 	}
 	body, err := json.Marshal(reg)
 	if err != nil {
@@ -497,6 +508,16 @@ func (p *Provider) register(ctx context.Context, reg Registration) (err error) {
 		case <-time.After(wait):
 		}
 	}
+}
+
+// checkEngineURL reports an Options.Engine that is not the base URL of
+// an API: the registration's path and query are added to it.
+func checkEngineURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%q is not an http(s) base URL such as \"http://127.0.0.1:8080\" (with its scheme, and no query or fragment)", raw)
+	}
+	return nil
 }
 
 // withdrawTimeout bounds a withdrawal, and the wait for a registration's

@@ -216,19 +216,7 @@ func TestKeepLeaseTokenNotPrintable(t *testing.T) {
 	eng := httptest.NewServer(f.handler(t))
 	defer eng.Close()
 	p := New(Options{Name: "billing", Engine: eng.URL, Token: "provider-token-0123456789\nprovider-token-9876543210", TTL: time.Second})
-	p.Step("Billing.Reconcile", func(ctx context.Context, c *Call) (string, error) { return "", nil })
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- p.KeepLease(ctx, p.Handlers(func(h *Handler) { h.Subject = "s." + h.Name })) }()
-	var err error
-	select {
-	case err = <-done:
-	case <-time.After(time.Minute): // not a timed assertion: before, it retried until ctx ended
-		cancel()
-		err = <-done
-		t.Fatalf("KeepLease still retrying a token no header can carry (then %v)", err)
-	}
+	err := keepLeaseEnds(t, p, "a token no header can carry")
 	if !errors.Is(err, bearer.ErrNotPrintable) || !strings.Contains(err.Error(), "Options.Token") {
 		t.Fatalf("KeepLease: %v, want bearer.ErrNotPrintable naming Options.Token", err)
 	}
@@ -636,5 +624,58 @@ func TestKeepLeaseWhileSkipsRenewals(t *testing.T) {
 			}
 			return
 		}
+	}
+}
+
+// An engine URL without its scheme (-engine 127.0.0.1:8080), or an empty
+// name, ends KeepLease at once, saying which option: before, the first
+// was retried until ctx ended with `first path segment in URL cannot
+// contain colon` logged at each turn, and the second sent PUT
+// /providers/, which the engine does not serve (404), as if the lease
+// were to register again.
+func TestKeepLeaseOptionsNotUsable(t *testing.T) {
+	f := &fakeEngine{}
+	eng := httptest.NewServer(f.handler(t))
+	defer eng.Close()
+	for _, c := range []struct{ name, engine, says string }{
+		{"billing", strings.TrimPrefix(eng.URL, "http://"), "Options.Engine"},
+		{"billing", "", "Options.Engine"},
+		{"billing", "ftp" + strings.TrimPrefix(eng.URL, "http"), "Options.Engine"},
+		{"billing", eng.URL + "/?x=1", "Options.Engine"},
+		{"", eng.URL, "Options.Name"},
+	} {
+		p := New(Options{Name: c.name, Engine: c.engine, TTL: time.Second})
+		err := keepLeaseEnds(t, p, fmt.Sprintf("Engine %q, Name %q", c.engine, c.name))
+		if err == nil || !strings.Contains(err.Error(), c.says) {
+			t.Errorf("Engine %q, Name %q: KeepLease: %v, want an error naming %s", c.engine, c.name, err, c.says)
+		}
+	}
+	if log, _, _ := f.snapshot(); len(log) != 0 {
+		t.Errorf("requests %v, want none", log)
+	}
+	// A trailing slash is the same base URL.
+	p := New(Options{Name: "billing", Engine: eng.URL + "/", TTL: time.Second})
+	if err := checkEngineURL(p.opts.Engine); err != nil {
+		t.Errorf("Engine %q: %v", eng.URL+"/", err)
+	}
+}
+
+// keepLeaseEnds runs KeepLease of p, serving one step, and returns its
+// error once it ends by itself; what says what it was given that should
+// end it at once.
+func keepLeaseEnds(t *testing.T, p *Provider, what string) error {
+	t.Helper()
+	p.Step("Billing.Reconcile", func(ctx context.Context, c *Call) (string, error) { return "", nil })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- p.KeepLease(ctx, p.Handlers(func(h *Handler) { h.Subject = "s." + h.Name })) }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(time.Minute): // not a timed assertion: before, it retried until ctx ended
+		cancel()
+		t.Fatalf("KeepLease still retrying %s (then %v)", what, <-done)
+		return nil
 	}
 }
