@@ -16,6 +16,7 @@ import (
 
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/engine/provider"
 	"github.com/flowgen/flowgen/internal/graph"
 	"github.com/flowgen/flowgen/internal/snippet"
 	"github.com/flowgen/flowgen/runtime"
@@ -425,8 +426,10 @@ func (e *Engine) httpStart(w http.ResponseWriter, r *http.Request, fe *flowEntry
 	state := bytes.TrimSpace(body)
 	if len(state) == 0 {
 		state = nil
-	} else if !json.Valid(state) {
-		writeError(w, http.StatusBadRequest, fmt.Errorf("%w: request body is not valid JSON", ErrBadState), nil)
+	} else if err := provider.CheckJSON(body); err != nil {
+		// Where, in the words a registration is told it
+		// (provider.DecodeStrict): the body's line and column, as sent.
+		writeError(w, http.StatusBadRequest, fmt.Errorf("%w: the state of flow %q: %v", ErrBadState, fe.name, err), nil)
 		return
 	} else if fe.def != nil && state[0] != '{' {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("%w: the state of flow %q must be a JSON object, found %s", ErrBadState, fe.name, jsonKind(state)), nil)

@@ -147,7 +147,11 @@ func TestHTTPErrorsChangeNothing(t *testing.T) {
 		status             int
 		contains           string
 	}{
-		{"POST", "/flows/Signup/runs", `{"Customer":`, 400, "not valid JSON"},
+		// A start that is not JSON says where, as a registration does
+		// (provider.CheckJSON), on either path that starts a run.
+		{"POST", "/flows/Signup/runs", `{"Customer":`, 400, `the state of flow \"Signup\": invalid JSON: the body ends, at line 1, column 13, before its object does`},
+		{"POST", "/rpc/Signup.Start", "\n{\"Customer\": \"a\",}", 400, `the state of flow \"Signup\": invalid JSON at line 2, column 18: invalid character '}' looking for beginning of object key string`},
+		{"POST", "/flows/Signup/runs", `{} x`, 400, `the state of flow \"Signup\": data after the JSON value`},
 		{"POST", "/flows/Signup/runs", `[1,2]`, 400, "must be a JSON object, found an array"},
 		{"POST", "/flows/Nope/runs", `{}`, 404, "unknown flow"},
 		{"POST", "/rpc/Nope.Start", `{}`, 404, "no flow has rpc trigger"},
@@ -166,6 +170,7 @@ func TestHTTPErrorsChangeNothing(t *testing.T) {
 		{"POST", "/runs/nope/abort", ``, 404, "unknown run"},
 		{"GET", "/runs?status=sleeping", ``, 400, "unknown status"},
 		{"PUT", "/flows", `{"version": 1, "flows": [`, 400, "invalid JSON"},
+		{"PUT", "/flows", "{\"version\": 1,\n \"flows\": [}", 400, "request.json:2:12: error: invalid JSON"},
 		{"PUT", "/flows", `{"version": 2, "flows": []}`, 400, "unsupported version"},
 		{"PUT", "/flows", `{"version": 1, "flows": [{"name": "X", "steps": [{"name": "A", "action": {"kind": "go"}, "irreversible": true}]}]}`, 400, "no handler registered"},
 		{"PUT", "/flows", `{"version": 1, "flows": [{"name": "X", "steps": [{"name": "A", "action": {"kind": "rpc", "service": "s", "endpoint": "E"}, "irreversible": true, "on": [{"on": "ok", "target": "Nowhere"}]}]}]}`, 400, "undefined"},

@@ -137,7 +137,7 @@ func (r *Response) Check() error {
 func DecodeStrict(b []byte, v any) error {
 	t := bytes.TrimLeft(b, " \t\r\n")
 	if len(t) == 0 { // encoding/json says EOF
-		return errors.New("no JSON object: the body is empty")
+		return errEmpty
 	}
 	if t[0] != '{' {
 		return errors.New("not a JSON object")
@@ -159,9 +159,36 @@ func DecodeStrict(b []byte, v any) error {
 		return decodeError(b, err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return errors.New("data after the JSON value")
+		return errDataAfter
 	}
 	return exactNames(b, reflect.TypeOf(v))
+}
+
+// The errors of a body that is not one JSON value, but for where its
+// JSON goes wrong (decodeError).
+var (
+	errEmpty     = errors.New("no JSON object: the body is empty")
+	errDataAfter = errors.New("data after the JSON value")
+)
+
+// CheckJSON is nil for b that is one JSON value (of any type), white space
+// around it, and otherwise says what DecodeStrict says of it: where it
+// stops being JSON (`invalid JSON at line 1, column 13: ...`), that it is
+// empty, or that more follows its value. The engine's start of a run
+// (POST /flows/{flow}/runs, POST /rpc/{endpoint}) answers it, so that a
+// start and a registration are told alike where their JSON goes wrong.
+func CheckJSON(b []byte) error {
+	if json.Valid(b) {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	var v json.RawMessage
+	if err := dec.Decode(&v); err == io.EOF {
+		return errEmpty
+	} else if err != nil {
+		return decodeError(b, err)
+	}
+	return errDataAfter
 }
 
 // decodeError phrases err, an error of encoding/json decoding b, for
@@ -179,7 +206,11 @@ func decodeError(b []byte, err error) error {
 		// names the character, not its place.
 		return fmt.Errorf("invalid JSON at %s: %w", lineColumn(b, se.Offset), cutError{err})
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return fmt.Errorf("invalid JSON: the body ends, at %s, before its object does", lineColumn(b, int64(len(b))+1))
+		what := "value"
+		if t := bytes.TrimLeft(b, " \t\r\n"); len(t) > 0 && t[0] == '{' {
+			what = "object"
+		}
+		return fmt.Errorf("invalid JSON: the body ends, at %s, before its %s does", lineColumn(b, int64(len(b))+1), what)
 	case !errors.As(err, &te):
 		return cutError{err}
 	}

@@ -37,6 +37,26 @@ func TestDecodeStrictWantsOneObject(t *testing.T) {
 	}
 }
 
+// CheckJSON says of a body that is not one JSON value, of any type, what
+// DecodeStrict says of it: the engine's start of a run answers it.
+func TestCheckJSON(t *testing.T) {
+	for _, tc := range []struct{ in, err string }{
+		{` {"a": 1} `, ""},
+		{`null`, ""},
+		{`[1, "x"]`, ""},
+		{``, "no JSON object: the body is empty"},
+		{"{\n \"a\": 1,}", `invalid JSON at line 2, column 9: invalid character '}' looking for beginning of object key string`},
+		{`{"a": 1`, `invalid JSON: the body ends, at line 1, column 8, before its object does`},
+		{`[1, `, `invalid JSON: the body ends, at line 1, column 5, before its value does`},
+		{`{} {}`, "data after the JSON value"},
+	} {
+		err := CheckJSON([]byte(tc.in))
+		if tc.err == "" && err != nil || tc.err != "" && (err == nil || err.Error() != tc.err) {
+			t.Errorf("CheckJSON(%q): %v, want %q", tc.in, err, tc.err)
+		}
+	}
+}
+
 // Member names are the protocol's as written, each once: encoding/json
 // alone would take "Outcome" for "outcome", and the last of two, which the
 // docs' "unknown members are an error" does not let through. A state's
