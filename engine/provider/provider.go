@@ -136,8 +136,9 @@ type Options struct {
 	TTL time.Duration
 	// Client calls the engine (default: one with a 10s timeout).
 	Client *http.Client
-	// Logger gets lease failures, and the engine's warnings of a granted
-	// registration: a handler no registered flow uses yet (the flow is
+	// Logger gets each granted registration (Info: the first, and one
+	// again after the engine lost the lease; not a renewal), lease
+	// failures, and the engine's warnings of a granted registration: a handler no registered flow uses yet (the flow is
 	// not loaded yet, or the handler's name is misspelt), and its
 	// handlers' panics with their stacks, at most PanicLogBurst a
 	// PanicLogInterval (default: discard).
@@ -368,7 +369,7 @@ func (p *Provider) KeepLease(ctx context.Context, hs []Handler) error {
 // anew (the engine answers 404).
 func (p *Provider) KeepLeaseWhile(ctx context.Context, hs []Handler, serving func() bool) error {
 	reg := Registration{TTL: p.opts.TTL.String(), Handlers: hs}
-	if err := p.register(ctx, reg); err != nil {
+	if err := p.register(ctx, reg, "provider registered"); err != nil {
 		if ctx.Err() != nil {
 			p.withdraw() // the registration may have reached the engine
 			return nil
@@ -401,7 +402,7 @@ func (p *Provider) KeepLeaseWhile(ctx context.Context, hs []Handler, serving fun
 		poll = nil
 		code, err := p.send(ctx, http.MethodPost, "/renew", nil, nil)
 		if code == http.StatusNotFound {
-			err = p.register(ctx, reg)
+			err = p.register(ctx, reg, "provider registered again: the engine had lost its lease")
 		}
 		if err != nil && ctx.Err() == nil {
 			p.opts.Logger.Warn("provider lease not renewed", "provider", p.opts.Name, "error", err)
@@ -452,8 +453,10 @@ func (r *refused) later() bool {
 
 // register sends the registration, retrying failures to reach the engine
 // until ctx ends; a 4xx answer is returned. The answer's call credential
-// is the one ServeHTTP checks from then on.
-func (p *Provider) register(ctx context.Context, reg Registration) (err error) {
+// is the one ServeHTTP checks from then on. A granted registration is
+// logged (Info) as msg says, once: who starts a provider sees it
+// registered, and what with; a renewal is not logged.
+func (p *Provider) register(ctx context.Context, reg Registration, msg string) (err error) {
 	// A token no header can carry, an engine URL no request can go to
 	// (127.0.0.1:8080 without its scheme) and an empty name (a path the
 	// engine does not serve: 404, which reads as a lease to register
@@ -490,6 +493,8 @@ func (p *Provider) register(ctx context.Context, reg Registration) (err error) {
 		}
 		_, err := p.send(sctx, http.MethodPut, "", body, &lease)
 		if err == nil {
+			p.opts.Logger.Info(msg, "provider", p.opts.Name, "replica", p.opts.Replica,
+				"handlers", handlerNames(reg.Handlers), "expires", lease.Expires)
 			// The engine's word on handlers no registered flow uses yet:
 			// expected while the flow is not loaded, a misspelt name
 			// otherwise, whose runs would wait with nothing said here.
@@ -508,6 +513,19 @@ func (p *Provider) register(ctx context.Context, reg Registration) (err error) {
 		case <-time.After(wait):
 		}
 	}
+}
+
+// handlerNames names hs as a log line lists them: a rollback's name
+// says it is one, as a step and a rollback may share a name.
+func handlerNames(hs []Handler) []string {
+	names := make([]string, len(hs))
+	for i, h := range hs {
+		names[i] = h.Name
+		if h.Rollback {
+			names[i] += " (rollback)"
+		}
+	}
+	return names
 }
 
 // checkEngineURL reports an Options.Engine that is not the base URL of

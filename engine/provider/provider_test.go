@@ -39,6 +39,9 @@ type fakeEngine struct {
 	warnings []string
 }
 
+// fakeExpires is when the fake engine says each lease it grants expires.
+var fakeExpires = time.Date(2026, 12, 7, 14, 0, 30, 0, time.UTC)
+
 // callToken is the call token of the fake engine's nth registration.
 func callToken(n int) string { return fmt.Sprintf("ct-%d", n) }
 
@@ -70,7 +73,8 @@ func (f *fakeEngine) handler(t *testing.T) http.Handler {
 			if f.beforeAnswer != nil {
 				f.beforeAnswer(token, reg)
 			}
-			_ = json.NewEncoder(w).Encode(Lease{Provider: "billing", CallToken: token, Warnings: f.warnings})
+			_ = json.NewEncoder(w).Encode(Lease{Provider: "billing", Replica: r.URL.Query().Get("replica"),
+				Expires: fakeExpires, CallToken: token, Warnings: f.warnings})
 		case r.Method == http.MethodPost && suffix == "renew":
 			f.log = append(f.log, "RENEW")
 			f.renews++
@@ -112,10 +116,34 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func newBilling(engineURL string, ttl time.Duration) *Provider {
-	p := New(Options{Name: "billing", Engine: engineURL + "/", Token: "tok", TTL: ttl})
+	return newBillingWith(Options{Engine: engineURL + "/", TTL: ttl})
+}
+
+// newBillingWith is newBilling with more options: its name and token are
+// the fake engine's.
+func newBillingWith(o Options) *Provider {
+	o.Name, o.Token = "billing", "tok"
+	p := New(o)
 	p.Step("Billing.Reconcile", func(ctx context.Context, c *Call) (string, error) { return "", nil }, "disputed")
 	p.Rollback("Unreconcile", func(ctx context.Context, c *Call) error { return nil })
 	return p
+}
+
+// keepLeaseUntil runs p.KeepLease(hs) until the requests f got hold
+// seq ("PUT RENEW"), then ends its context: it must return nil.
+func keepLeaseUntil(t *testing.T, p *Provider, hs []Handler, f *fakeEngine, seq string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.KeepLease(ctx, hs) }()
+	waitFor(t, "requests "+seq, func() bool {
+		log, _, _ := f.snapshot()
+		return strings.Contains(strings.Join(log, " "), seq)
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("KeepLease: %v", err)
+	}
 }
 
 // KeepLease registers the handlers with the asked TTL and the token,
@@ -129,17 +157,7 @@ func TestKeepLeaseRenewsReregistersAndWithdraws(t *testing.T) {
 	p := newBilling(eng.URL, 300*time.Millisecond)
 	hs := p.Handlers(func(h *Handler) { h.URL = "http://127.0.0.1:9/" + h.Name })
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.KeepLease(ctx, hs) }()
-	waitFor(t, "a renewal after the engine forgot the lease", func() bool {
-		log, _, _ := f.snapshot()
-		return strings.Contains(strings.Join(log, " "), "PUT RENEW RENEW PUT RENEW")
-	})
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("KeepLease: %v", err)
-	}
+	keepLeaseUntil(t, p, hs, f, "PUT RENEW RENEW PUT RENEW")
 	log, regs, leased := f.snapshot()
 	if leased || log[len(log)-1] != "DELETE" {
 		t.Errorf("the lease was not withdrawn at the end: %v", log)

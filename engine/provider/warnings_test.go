@@ -27,19 +27,38 @@ func TestKeepLeaseLogsRegistrationWarnings(t *testing.T) {
 	p.Step("Billing.Reconcle", func(ctx context.Context, c *Call) (string, error) { return "", nil })
 	hs := p.Handlers(func(h *Handler) { h.URL = "http://127.0.0.1:9/" + h.Name })
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.KeepLease(ctx, hs) }()
-	waitFor(t, "renewals after the registration", func() bool {
-		log, _, _ := f.snapshot()
-		return strings.Contains(strings.Join(log, " "), "PUT RENEW RENEW")
-	})
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("KeepLease: %v", err)
-	}
+	keepLeaseUntil(t, p, hs, f, "PUT RENEW RENEW")
 	got := logs.String()
 	if n := strings.Count(got, `msg="provider registered, with a warning" provider=billing warning="no registered flow has a Go step that handler \"Billing.Reconcle\" serves (yet)"`); n != 1 {
 		t.Errorf("log:\n%s\nwant the registration's warning once", got)
+	}
+}
+
+// Who starts a provider sees it registered, and with what: KeepLease logs
+// the first registration and one again after the engine lost the lease
+// (a renewal answered 404), once each, and no renewal. Before, it logged
+// nothing once registered.
+func TestKeepLeaseLogsRegistrations(t *testing.T) {
+	f := &fakeEngine{forgotAt: 2}
+	eng := httptest.NewServer(f.handler(t))
+	defer eng.Close()
+	var logs logtest.Buffer
+	p := newBillingWith(Options{Replica: "r1", Engine: eng.URL, TTL: 300 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	hs := p.Handlers(func(h *Handler) { h.URL = "http://127.0.0.1:9/" + h.Name })
+	keepLeaseUntil(t, p, hs, f, "PUT RENEW RENEW PUT RENEW RENEW")
+
+	got := logs.String()
+	attrs := ` provider=billing replica=r1 handlers="[Billing.Reconcile Unreconcile (rollback)]" expires=2026-12-07T14:00:30.000Z`
+	for _, want := range []string{
+		`level=INFO msg="provider registered"` + attrs,
+		`level=INFO msg="provider registered again: the engine had lost its lease"` + attrs,
+	} {
+		if n := strings.Count(got, want+"\n"); n != 1 {
+			t.Errorf("log:\n%s\nhas %d lines %q, want 1", got, n, want)
+		}
+	}
+	if n := strings.Count(got, "level=INFO"); n != 2 {
+		t.Errorf("log:\n%s\nhas %d Info lines, want the 2 registrations' (no renewal's)", got, n)
 	}
 }

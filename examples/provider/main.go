@@ -43,9 +43,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		return 2
 	}
 	log.SetOutput(stderr)
-	// The provider's Logger says why it is not registered yet (an engine
-	// it cannot reach, a 429) and why a renewal failed, as it retries:
-	// without one it would wait in silence on a mistyped -engine.
+	// The provider's Logger says when it is registered, why it is not yet
+	// (an engine it cannot reach, a 429) and why a renewal failed, as it
+	// retries: without one it would wait in silence on a mistyped -engine.
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	p := provider.New(provider.Options{Name: *name, Engine: *engineURL, Token: *token, Logger: logger})
 	// The Go step Reconcile of flow Billing: it returns "ok" or "disputed".
