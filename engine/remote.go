@@ -653,6 +653,12 @@ func (rm *remote) check(name string, reg provider.Registration) (time.Duration, 
 			if o == dsl.OutcomeError || o == dsl.OutcomeTimeout || o == runtime.OutcomeRetry {
 				return 0, bad("%s: outcome %q is the engine's, a handler cannot declare it", at, o)
 			}
+			// As a flow's step cannot declare it (dsl.Check): every step
+			// may end ok, so declaring it says nothing, and a handler
+			// that did would be taken to have a flow's named outcome.
+			if o == dsl.OutcomeOK {
+				return 0, bad("%s: outcome %q is implicit, a handler cannot declare it: it declares only the step's named outcomes", at, o)
+			}
 		}
 		switch {
 		case (h.URL == "") == (h.Subject == ""):

@@ -209,6 +209,8 @@ func TestProviderRegistrationChecks(t *testing.T) {
 		{"twice", `{"handlers": [{"name": "Reserve", "url": "` + url("a") + `"}, {"name": "Reserve", "url": "` + url("b") + `"}]}`, `handlers[1]: handler "Reserve" is registered twice`},
 		{"rollback with outcomes", `{"handlers": [{"name": "Release", "rollback": true, "outcomes": ["x"], "url": "` + url("r") + `"}]}`, "a rollback has none"},
 		{"engine outcome", `{"handlers": [{"name": "Check", "outcomes": ["timeout"], "url": "` + url("r") + `"}]}`, `outcome "timeout" is the engine's`},
+		// As a flow's step cannot declare it: it was taken and ignored.
+		{"ok outcome", `{"handlers": [{"name": "Check", "outcomes": ["declined", "ok"], "url": "` + url("r") + `"}]}`, `handlers[0]: outcome "ok" is implicit, a handler cannot declare it`},
 		{"bad outcome", `{"handlers": [{"name": "Check", "outcomes": [""], "url": "` + url("r") + `"}]}`, "empty outcome"},
 		{"outcome too long", `{"handlers": [{"name": "Check", "outcomes": ["` + strings.Repeat("o", MaxNameLen+1) + `"], "url": "` + url("r") + `"}]}`, "longer than 128"},
 		{"too many outcomes", `{"handlers": [{"name": "Other", "outcomes": [` + outcomes(MaxProviderOutcomes+1) + `], "url": "` + url("r") + `"}]}`, `handler "Other" declares 257 outcomes, more than the 256`},
@@ -301,7 +303,7 @@ func TestProviderOutcomeConflict(t *testing.T) {
 		t.Fatal("a refused registration left a lease")
 	}
 	for _, body := range []string{
-		`{"handlers": [{"name": "Check", "outcomes": ["ok", "declined", "declined"], "url": "http://127.0.0.1:9/c"}]}`,
+		`{"handlers": [{"name": "Check", "outcomes": ["declined", "declined"], "url": "http://127.0.0.1:9/c"}]}`,
 		`{"handlers": [{"name": "Check", "rollback": true, "url": "http://127.0.0.1:9/c"}]}`,
 	} {
 		if status, out := putProvider(t, srv, "billing", body); status != 200 {

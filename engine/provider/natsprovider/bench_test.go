@@ -30,7 +30,7 @@ func BenchmarkCallProvider(b *testing.B) {
 	eng := l.server(b)
 	defer eng.Close()
 	p := provider.New(provider.Options{Name: "bench", Engine: eng.URL, TTL: time.Minute})
-	p.Step("B.Noop", func(context.Context, *provider.Call) (string, error) { return "ok", nil }, "ok")
+	p.Step("B.Noop", func(context.Context, *provider.Call) (string, error) { return "ok", nil })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- Serve(ctx, p, "bench", server) }()
