@@ -27,7 +27,7 @@ func TestMiddlewareServerErrorType(t *testing.T) {
 		{http.StatusServiceUnavailable, "503", codes.Error},
 	} {
 		exp.Reset()
-		h := tel.Middleware(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(c.status) }))
+		h := tel.Middleware(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(c.status) }), nil)
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/runs", nil))
 		spans := exp.GetSpans()
 		if len(spans) != 1 {
