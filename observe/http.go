@@ -61,9 +61,11 @@ func (t *Telemetry) Middleware(h http.Handler, untraced func(*http.Request) bool
 		if rec.status >= 500 {
 			// The conventions' error.type of an HTTP server's failed
 			// answer is its status code, which backends count a
-			// route's errors by; a 4xx is the client's error.
+			// route's errors by; a 4xx is the client's error. No
+			// description: the conventions ask for none when the status
+			// code says the reason, and http.response.status_code does.
 			span.SetAttributes(tracectx.KeyErrorType.String(strconv.Itoa(rec.status)))
-			span.SetStatus(codes.Error, http.StatusText(rec.status))
+			span.SetStatus(codes.Error, "")
 		}
 	})
 }
