@@ -82,6 +82,14 @@ type Route struct {
 	// (checkQuery). A public route (the web view's files) reads none and
 	// takes any.
 	Params []string
+	// Untraced: a request of the route starts no trace of its own
+	// (Untraced, which tracing middleware asks, observe.Telemetry's):
+	// Prometheus scrapes GET /metrics every few seconds, a browser reads
+	// the web view's files and keeps GET /watch open for as long as a
+	// page is, and each would be a trace of one span burying the runs'.
+	// One that carries a traceparent is traced all the same: its caller
+	// asked for it.
+	Untraced bool
 }
 
 // route is a Route with its handler.
@@ -95,39 +103,39 @@ type route struct {
 // role given here: this table is the one place that decides who may call
 // what.
 var routes = []route{
-	{Route{"POST /flows/{flow}/runs", RoleClient, []string{"run_id"}}, (*Engine).httpStartFlow},
-	{Route{"POST /rpc/{endpoint}", RoleClient, []string{"run_id"}}, (*Engine).httpStartRPC},
-	{Route{"GET /runs/{id}", RoleViewer, nil}, (*Engine).httpStatus},
-	{Route{"GET /runs/{id}/history", RoleViewer, []string{"after", "limit", "state"}}, (*Engine).httpHistory},
-	{Route{"GET /runs/{id}/children", RoleViewer, []string{"order", "limit", "cursor"}}, (*Engine).httpChildren},
-	{Route{"GET /runs", RoleViewer, []string{"flow", "status", "since", "until", "correlation", "order", "limit", "cursor"}}, (*Engine).httpList},
-	{Route{"POST /runs/{id}/abort", RoleAdmin, nil}, (*Engine).httpAbort},
-	{Route{"PUT /flows", RoleAdmin, []string{"name"}}, (*Engine).httpPutFlows},
-	{Route{"POST /flows", RoleAdmin, []string{"name"}}, (*Engine).httpPutFlows},
-	{Route{"GET /flows", RoleViewer, nil}, (*Engine).httpFlows},
-	{Route{"GET /flows/{flow}", RoleViewer, []string{"handlers"}}, (*Engine).httpGetFlow},
-	{Route{"POST /events/{topic}/{event}", RoleClient, []string{"id"}}, (*Engine).httpPublish},
+	{Route{"POST /flows/{flow}/runs", RoleClient, []string{"run_id"}, false}, (*Engine).httpStartFlow},
+	{Route{"POST /rpc/{endpoint}", RoleClient, []string{"run_id"}, false}, (*Engine).httpStartRPC},
+	{Route{"GET /runs/{id}", RoleViewer, nil, false}, (*Engine).httpStatus},
+	{Route{"GET /runs/{id}/history", RoleViewer, []string{"after", "limit", "state"}, false}, (*Engine).httpHistory},
+	{Route{"GET /runs/{id}/children", RoleViewer, []string{"order", "limit", "cursor"}, false}, (*Engine).httpChildren},
+	{Route{"GET /runs", RoleViewer, []string{"flow", "status", "since", "until", "correlation", "order", "limit", "cursor"}, false}, (*Engine).httpList},
+	{Route{"POST /runs/{id}/abort", RoleAdmin, nil, false}, (*Engine).httpAbort},
+	{Route{"PUT /flows", RoleAdmin, []string{"name"}, false}, (*Engine).httpPutFlows},
+	{Route{"POST /flows", RoleAdmin, []string{"name"}, false}, (*Engine).httpPutFlows},
+	{Route{"GET /flows", RoleViewer, nil, false}, (*Engine).httpFlows},
+	{Route{"GET /flows/{flow}", RoleViewer, []string{"handlers"}, false}, (*Engine).httpGetFlow},
+	{Route{"POST /events/{topic}/{event}", RoleClient, []string{"id"}, false}, (*Engine).httpPublish},
 	// Dead letters hold the payloads of every publisher: the operator's.
-	{Route{"GET /deadletters", RoleAdmin, []string{"topic", "event", "order", "limit", "cursor"}}, (*Engine).httpDeadLetters},
+	{Route{"GET /deadletters", RoleAdmin, []string{"topic", "event", "order", "limit", "cursor"}, false}, (*Engine).httpDeadLetters},
 	// Metrics have a role of their own, so that a Prometheus scraper's
 	// token may read them and nothing else; a viewer, a client and an
 	// admin may too (Allows).
-	{Route{"GET /metrics", RoleMetrics, nil}, (*Engine).httpMetrics},
+	{Route{"GET /metrics", RoleMetrics, nil, true}, (*Engine).httpMetrics},
 	// Remote providers (remotehttp.go): registering one decides where the
 	// engine sends run state, a role of its own.
-	{Route{"PUT /providers/{name}", RoleProvider, []string{"replica"}}, (*Engine).httpPutProvider},
-	{Route{"POST /providers/{name}/renew", RoleProvider, []string{"replica"}}, (*Engine).httpRenewProvider},
-	{Route{"DELETE /providers/{name}", RoleProvider, []string{"replica"}}, (*Engine).httpDeleteProvider},
-	{Route{"GET /providers", RoleAdmin, nil}, (*Engine).httpProviders},
-	{Route{"GET /flows/{flow}/handlers", RoleViewer, nil}, (*Engine).httpFlowHandlers},
+	{Route{"PUT /providers/{name}", RoleProvider, []string{"replica"}, false}, (*Engine).httpPutProvider},
+	{Route{"POST /providers/{name}/renew", RoleProvider, []string{"replica"}, false}, (*Engine).httpRenewProvider},
+	{Route{"DELETE /providers/{name}", RoleProvider, []string{"replica"}, false}, (*Engine).httpDeleteProvider},
+	{Route{"GET /providers", RoleAdmin, nil, false}, (*Engine).httpProviders},
+	{Route{"GET /flows/{flow}/handlers", RoleViewer, nil, false}, (*Engine).httpFlowHandlers},
 	// The web view (webview.go, package engine/ui): its files are public;
 	// it reads the rest with the user's token, as any viewer.
-	{Route{"GET /ui/", RolePublic, nil}, (*Engine).serveUI},
-	{Route{"GET /ui", RolePublic, nil}, (*Engine).serveUI},
-	{Route{sessionRoute, RoleViewer, nil}, (*Engine).httpSession},
-	{Route{"GET /watch", RoleViewer, []string{"run", "flow", "kind", "children", "state"}}, (*Engine).httpWatch},
-	{Route{"GET /flows/{flow}/diagram", RoleViewer, nil}, (*Engine).httpFlowDiagram},
-	{Route{"GET /runs/{id}/diagram", RoleViewer, nil}, (*Engine).httpRunDiagram},
+	{Route{"GET /ui/", RolePublic, nil, true}, (*Engine).serveUI},
+	{Route{"GET /ui", RolePublic, nil, true}, (*Engine).serveUI},
+	{Route{sessionRoute, RoleViewer, nil, false}, (*Engine).httpSession},
+	{Route{"GET /watch", RoleViewer, []string{"run", "flow", "kind", "children", "state"}, true}, (*Engine).httpWatch},
+	{Route{"GET /flows/{flow}/diagram", RoleViewer, nil, false}, (*Engine).httpFlowDiagram},
+	{Route{"GET /runs/{id}/diagram", RoleViewer, nil, false}, (*Engine).httpRunDiagram},
 }
 
 // routeNeeds is the role each route of the table needs, by pattern, for a

@@ -28,12 +28,24 @@ const MaxPathAttribute = 1024
 // traceparent, named after its method and the route that served it
 // ("POST /flows/{flow}/runs"). A run the request starts is a child of this span
 // (Carry). Without a TracerProvider it returns h.
-func (t *Telemetry) Middleware(h http.Handler) http.Handler {
+//
+// A request for which untraced reports true (nil: none; engine.Untraced
+// for the engine's Handler: GET /metrics, the web view's files, GET
+// /watch) starts no trace: it has a span only when its traceparent names
+// its caller's, whose trace it belongs to. A Prometheus scrape every few
+// seconds, each file of a page and each page's stream would otherwise be
+// a trace of one span each, burying the runs' traces, as OpenTelemetry's
+// own instrumentations leave them out by a filter.
+func (t *Telemetry) Middleware(h http.Handler, untraced func(*http.Request) bool) http.Handler {
 	if t.tracer == nil {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := tracectx.Extract(r.Context(), r.Header)
+		if untraced != nil && !trace.SpanContextFromContext(ctx).IsValid() && untraced(r) {
+			h.ServeHTTP(w, r)
+			return
+		}
 		method, attrs := methodAttributes(r.Method)
 		ctx, span := t.tracer.Start(ctx, method, trace.WithSpanKind(trace.SpanKindServer),
 			trace.WithAttributes(append(attrs, tracectx.KeyURLPath.String(requestText(r.URL.Path)))...))
@@ -49,9 +61,11 @@ func (t *Telemetry) Middleware(h http.Handler) http.Handler {
 		if rec.status >= 500 {
 			// The conventions' error.type of an HTTP server's failed
 			// answer is its status code, which backends count a
-			// route's errors by; a 4xx is the client's error.
+			// route's errors by; a 4xx is the client's error. No
+			// description: the conventions ask for none when the status
+			// code says the reason, and http.response.status_code does.
 			span.SetAttributes(tracectx.KeyErrorType.String(strconv.Itoa(rec.status)))
-			span.SetStatus(codes.Error, http.StatusText(rec.status))
+			span.SetStatus(codes.Error, "")
 		}
 	})
 }

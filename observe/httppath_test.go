@@ -16,7 +16,7 @@ import (
 // waiting for export do not each hold 64 KiB of it.
 func TestMiddlewareCutsLongPaths(t *testing.T) {
 	tel, exp, _ := traced(t)
-	h := tel.Middleware(http.NotFoundHandler())
+	h := tel.Middleware(http.NotFoundHandler(), nil)
 	r := httptest.NewRequest("GET", "/runs/"+strings.Repeat("x", 30000), nil)
 	r.Header.Set("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
 	h.ServeHTTP(httptest.NewRecorder(), r)
@@ -41,7 +41,7 @@ func TestMiddlewareCutsLongPaths(t *testing.T) {
 // keeps it as http.request.method_original, cut as the path is.
 func TestMiddlewareCutsLongMethods(t *testing.T) {
 	tel, exp, _ := traced(t)
-	h := tel.Middleware(http.NotFoundHandler())
+	h := tel.Middleware(http.NotFoundHandler(), nil)
 	r := httptest.NewRequest(strings.Repeat("M", 30000), "/runs", nil)
 	r.Header.Set("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
 	h.ServeHTTP(httptest.NewRecorder(), r)
@@ -74,7 +74,7 @@ func TestMiddlewareCutsLongMethods(t *testing.T) {
 // span's url.path reads U+FFFD for those bytes, and the batch goes out.
 func TestMiddlewarePathNotUTF8(t *testing.T) {
 	tel, tp, col := otlpBatched(t)
-	h := tel.Middleware(http.NotFoundHandler())
+	h := tel.Middleware(http.NotFoundHandler(), nil)
 	for _, path := range []string{"/runs/a", "/runs/b%FF%FEc", "/runs/d"} {
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", path, nil))
 	}

@@ -22,7 +22,7 @@ func TestMiddlewareRouteAndMethod(t *testing.T) {
 	mux.Handle("POST /runs/{id}/abort", ok)
 	mux.Handle("GET /ui/", ok)
 	mux.Handle("/any", ok)
-	h := tel.Middleware(mux)
+	h := tel.Middleware(mux, nil)
 	for _, c := range []struct{ method, path, name, route, attrMethod, original string }{
 		{"POST", "/runs/r1/abort", "POST /runs/{id}/abort", "/runs/{id}/abort", "POST", ""},
 		{"HEAD", "/ui/", "HEAD /ui/", "/ui/", "HEAD", ""},

@@ -49,7 +49,7 @@ func TestProviderCallsCarryTheTrace(t *testing.T) {
 	if err := e.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(tel.Middleware(e.Handler()))
+	srv := httptest.NewServer(tel.Middleware(e.Handler(), engine.Untraced))
 	ctx, cancel := context.WithCancel(context.Background())
 	var served sync.WaitGroup
 	defer func() {

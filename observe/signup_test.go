@@ -56,7 +56,7 @@ func signupEngine(t *testing.T, tel *observe.Telemetry, svc http.Handler) (*http
 	if err := e.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(tel.Middleware(e.Handler()))
+	srv := httptest.NewServer(tel.Middleware(e.Handler(), engine.Untraced))
 	return srv, func() {
 		srv.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

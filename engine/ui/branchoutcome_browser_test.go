@@ -38,9 +38,7 @@ flow ForkRace {
 func TestBrowserBranchOutcomeWhole(t *testing.T) {
 	v := newEnv(t)
 	ctx := browser(t)
-	v.putFlows("forkrace.flow", forkRace)
-	fork := v.start("ForkRace", `{"Item": "box"}`)
-	v.await(fork, runtime.StateFailed)
+	fork := v.startDefined("forkrace.flow", forkRace, "ForkRace", `{"Item": "box"}`, runtime.StateFailed)
 	run(t, ctx, "a window 1280 px wide", chromedp.EmulateViewport(1280, 900))
 	signIn(t, ctx, v.url+"/ui/#/run/"+fork, clientToken, false)
 	run(t, ctx, "the branches", poll(`(document.querySelector("#run-branches table") || {innerText: ""}).innerText.includes("cancelled")`))

@@ -480,6 +480,16 @@ func (v *env) await(id string, s runtime.RunState) {
 	}
 }
 
+// startDefined defines flows anew from src (putFlows, as file), starts a
+// run of flow with the state body, and waits until it is in s.
+func (v *env) startDefined(file, src, flow, body string, s runtime.RunState) string {
+	v.t.Helper()
+	v.putFlows(file, src)
+	id := v.start(flow, body)
+	v.await(id, s)
+	return id
+}
+
 func (v *env) state(id string) runtime.RunState {
 	info, _ := v.st.Get(id)
 	return info.State

@@ -456,7 +456,7 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) (err e
 		return err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/", tel.Middleware(eng.Handler())) // access control: engine.Routes, the one table
+	mux.Handle("/", tel.Middleware(eng.Handler(), engine.Untraced)) // access control: engine.Routes, the one table
 	// A stand-in service for trying flows out: it answers every endpoint
 	// with the request it got (-service NAME=http://ADDR/echo). It needs
 	// no token: the engine's own rpc steps call it (httpcall sends none),
@@ -491,7 +491,7 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) (err e
 			return
 		}
 		_, _ = w.Write(b)
-	})))))
+	}))), nil))
 	// Another method is the echo's wrong method (405), as for the API's
 	// routes, not a path without a route (the API's 404, which "/" would
 	// answer).
@@ -500,7 +500,7 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) (err e
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusMethodNotAllowed)
 		_ = json.NewEncoder(w).Encode(map[string]string{"error": "method not allowed on /echo/{endpoint} (allowed: POST)"})
-	}))))
+	})), nil))
 	// Shutdown waits for open requests, up to listen.ShutdownTimeout, and
 	// then closes their connections: the web view's GET /watch streams
 	// end first. Then runs reach a step boundary.

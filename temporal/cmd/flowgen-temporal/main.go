@@ -324,7 +324,7 @@ func serve(ctx context.Context, cfg config, ready func(addr string)) error {
 	if err := eng.Start(ctx); err != nil {
 		return err
 	}
-	err = srv.Serve(ctx, "flowgen-temporal serve", tel.Middleware(eng.Handler()), eng.EndWatches, ready,
+	err = srv.Serve(ctx, "flowgen-temporal serve", tel.Middleware(eng.Handler(), engine.Untraced), eng.EndWatches, ready,
 		"temporal", cfg.temporal, "namespace", cfg.namespace, "task_queue", cfg.taskQueue, "flows", len(eng.Flows()), "tracing", tp != nil)
 	cctx, cancel := context.WithTimeout(context.Background(), listen.ShutdownTimeout)
 	defer cancel()
