@@ -5,6 +5,7 @@
 package diag
 
 import (
+	"bytes"
 	"cmp"
 	"fmt"
 	"reflect"
@@ -24,6 +25,16 @@ type Pos struct {
 	Line   int    `json:"line,omitempty"`   // 1-based; 0 means unknown
 	Column int    `json:"column,omitempty"` // 1-based, in bytes
 	Path   string `json:"path,omitempty"`   // JSON path, for .json input
+}
+
+// LineColumn is where byte off (0-based, cut to 0..len(text)) of text
+// sits: its line and column, both from 1, the column in bytes as Pos
+// counts it. The one home of that count for a text read whole (a JSON
+// document, a request body); the .flow scanner keeps it as it reads.
+func LineColumn(text []byte, off int) (line, column int) {
+	off = max(0, min(off, len(text)))
+	before := text[:off]
+	return 1 + bytes.Count(before, []byte("\n")), off - bytes.LastIndexByte(before, '\n')
 }
 
 // IsValid reports whether the position says anything about where.

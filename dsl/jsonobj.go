@@ -72,16 +72,9 @@ func (d *jsonDecoder) syntaxError(data []byte, start int, err error) diag.Diagno
 	} else {
 		off, msg = syntaxErrorAt(data[start:], err)
 	}
-	off = min(max(off, 0), int64(len(data)-start)) + int64(start)
-	line, col := 1, 1
-	for _, c := range data[start:off] {
-		if c == '\n' {
-			line, col = line+1, 1
-		} else {
-			col++
-		}
-	}
-	r := diag.Range{Start: diag.Pos{File: d.file, Offset: int(off), Line: line, Column: col}}
+	off = min(max(off, 0), int64(len(data)-start))
+	line, col := diag.LineColumn(data[start:], int(off))
+	r := diag.Range{Start: diag.Pos{File: d.file, Offset: int(off) + start, Line: line, Column: col}}
 	return diag.Errorf(r, "json", "invalid JSON: %s", msg).WithHint("the JSON form is what `flowgen json` prints")
 }
 

@@ -103,39 +103,39 @@ type route struct {
 // role given here: this table is the one place that decides who may call
 // what.
 var routes = []route{
-	{Route{"POST /flows/{flow}/runs", RoleClient, []string{"run_id"}, false}, (*Engine).httpStartFlow},
-	{Route{"POST /rpc/{endpoint}", RoleClient, []string{"run_id"}, false}, (*Engine).httpStartRPC},
-	{Route{"GET /runs/{id}", RoleViewer, nil, false}, (*Engine).httpStatus},
-	{Route{"GET /runs/{id}/history", RoleViewer, []string{"after", "limit", "state"}, false}, (*Engine).httpHistory},
-	{Route{"GET /runs/{id}/children", RoleViewer, []string{"order", "limit", "cursor"}, false}, (*Engine).httpChildren},
-	{Route{"GET /runs", RoleViewer, []string{"flow", "status", "since", "until", "correlation", "order", "limit", "cursor"}, false}, (*Engine).httpList},
-	{Route{"POST /runs/{id}/abort", RoleAdmin, nil, false}, (*Engine).httpAbort},
-	{Route{"PUT /flows", RoleAdmin, []string{"name"}, false}, (*Engine).httpPutFlows},
-	{Route{"POST /flows", RoleAdmin, []string{"name"}, false}, (*Engine).httpPutFlows},
-	{Route{"GET /flows", RoleViewer, nil, false}, (*Engine).httpFlows},
-	{Route{"GET /flows/{flow}", RoleViewer, []string{"handlers"}, false}, (*Engine).httpGetFlow},
-	{Route{"POST /events/{topic}/{event}", RoleClient, []string{"id"}, false}, (*Engine).httpPublish},
+	{Route{Pattern: "POST /flows/{flow}/runs", Need: RoleClient, Params: []string{"run_id"}}, (*Engine).httpStartFlow},
+	{Route{Pattern: "POST /rpc/{endpoint}", Need: RoleClient, Params: []string{"run_id"}}, (*Engine).httpStartRPC},
+	{Route{Pattern: "GET /runs/{id}", Need: RoleViewer}, (*Engine).httpStatus},
+	{Route{Pattern: "GET /runs/{id}/history", Need: RoleViewer, Params: []string{"after", "limit", "state"}}, (*Engine).httpHistory},
+	{Route{Pattern: "GET /runs/{id}/children", Need: RoleViewer, Params: []string{"order", "limit", "cursor"}}, (*Engine).httpChildren},
+	{Route{Pattern: "GET /runs", Need: RoleViewer, Params: []string{"flow", "status", "since", "until", "correlation", "order", "limit", "cursor"}}, (*Engine).httpList},
+	{Route{Pattern: "POST /runs/{id}/abort", Need: RoleAdmin}, (*Engine).httpAbort},
+	{Route{Pattern: "PUT /flows", Need: RoleAdmin, Params: []string{"name"}}, (*Engine).httpPutFlows},
+	{Route{Pattern: "POST /flows", Need: RoleAdmin, Params: []string{"name"}}, (*Engine).httpPutFlows},
+	{Route{Pattern: "GET /flows", Need: RoleViewer}, (*Engine).httpFlows},
+	{Route{Pattern: "GET /flows/{flow}", Need: RoleViewer, Params: []string{"handlers"}}, (*Engine).httpGetFlow},
+	{Route{Pattern: "POST /events/{topic}/{event}", Need: RoleClient, Params: []string{"id"}}, (*Engine).httpPublish},
 	// Dead letters hold the payloads of every publisher: the operator's.
-	{Route{"GET /deadletters", RoleAdmin, []string{"topic", "event", "order", "limit", "cursor"}, false}, (*Engine).httpDeadLetters},
+	{Route{Pattern: "GET /deadletters", Need: RoleAdmin, Params: []string{"topic", "event", "order", "limit", "cursor"}}, (*Engine).httpDeadLetters},
 	// Metrics have a role of their own, so that a Prometheus scraper's
 	// token may read them and nothing else; a viewer, a client and an
 	// admin may too (Allows).
-	{Route{"GET /metrics", RoleMetrics, nil, true}, (*Engine).httpMetrics},
+	{Route{Pattern: "GET /metrics", Need: RoleMetrics, Untraced: true}, (*Engine).httpMetrics},
 	// Remote providers (remotehttp.go): registering one decides where the
 	// engine sends run state, a role of its own.
-	{Route{"PUT /providers/{name}", RoleProvider, []string{"replica"}, false}, (*Engine).httpPutProvider},
-	{Route{"POST /providers/{name}/renew", RoleProvider, []string{"replica"}, false}, (*Engine).httpRenewProvider},
-	{Route{"DELETE /providers/{name}", RoleProvider, []string{"replica"}, false}, (*Engine).httpDeleteProvider},
-	{Route{"GET /providers", RoleAdmin, nil, false}, (*Engine).httpProviders},
-	{Route{"GET /flows/{flow}/handlers", RoleViewer, nil, false}, (*Engine).httpFlowHandlers},
+	{Route{Pattern: "PUT /providers/{name}", Need: RoleProvider, Params: []string{"replica"}}, (*Engine).httpPutProvider},
+	{Route{Pattern: "POST /providers/{name}/renew", Need: RoleProvider, Params: []string{"replica"}}, (*Engine).httpRenewProvider},
+	{Route{Pattern: "DELETE /providers/{name}", Need: RoleProvider, Params: []string{"replica"}}, (*Engine).httpDeleteProvider},
+	{Route{Pattern: "GET /providers", Need: RoleAdmin}, (*Engine).httpProviders},
+	{Route{Pattern: "GET /flows/{flow}/handlers", Need: RoleViewer}, (*Engine).httpFlowHandlers},
 	// The web view (webview.go, package engine/ui): its files are public;
 	// it reads the rest with the user's token, as any viewer.
-	{Route{"GET /ui/", RolePublic, nil, true}, (*Engine).serveUI},
-	{Route{"GET /ui", RolePublic, nil, true}, (*Engine).serveUI},
-	{Route{sessionRoute, RoleViewer, nil, false}, (*Engine).httpSession},
-	{Route{"GET /watch", RoleViewer, []string{"run", "flow", "kind", "children", "state"}, true}, (*Engine).httpWatch},
-	{Route{"GET /flows/{flow}/diagram", RoleViewer, nil, false}, (*Engine).httpFlowDiagram},
-	{Route{"GET /runs/{id}/diagram", RoleViewer, nil, false}, (*Engine).httpRunDiagram},
+	{Route{Pattern: "GET /ui/", Need: RolePublic, Untraced: true}, (*Engine).serveUI},
+	{Route{Pattern: "GET /ui", Need: RolePublic, Untraced: true}, (*Engine).serveUI},
+	{Route{Pattern: sessionRoute, Need: RoleViewer}, (*Engine).httpSession},
+	{Route{Pattern: "GET /watch", Need: RoleViewer, Params: []string{"run", "flow", "kind", "children", "state"}, Untraced: true}, (*Engine).httpWatch},
+	{Route{Pattern: "GET /flows/{flow}/diagram", Need: RoleViewer}, (*Engine).httpFlowDiagram},
+	{Route{Pattern: "GET /runs/{id}/diagram", Need: RoleViewer}, (*Engine).httpRunDiagram},
 }
 
 // routeNeeds is the role each route of the table needs, by pattern, for a

@@ -24,6 +24,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/internal/jsonpath"
 	"github.com/flowgen/flowgen/internal/jsonscan"
 	"github.com/flowgen/flowgen/internal/jsontag"
@@ -222,10 +223,8 @@ func decodeError(b []byte, err error) error {
 // counts the bytes read up to the one at fault) sits in b: "line L,
 // column C", both from 1, the column in bytes.
 func lineColumn(b []byte, off int64) string {
-	off = max(1, min(off, int64(len(b))+1))
-	before := b[:off-1]
-	line := 1 + bytes.Count(before, []byte("\n"))
-	return fmt.Sprintf("line %d, column %d", line, len(before)-bytes.LastIndexByte(before, '\n'))
+	line, col := diag.LineColumn(b, int(off)-1)
+	return fmt.Sprintf("line %d, column %d", line, col)
 }
 
 // jsonType names the JSON type a value of Go type t is decoded from.

@@ -138,10 +138,11 @@ type Options struct {
 	Client *http.Client
 	// Logger gets each granted registration (Info: the first, and one
 	// again after the engine lost the lease; not a renewal), lease
-	// failures, and the engine's warnings of a granted registration: a handler no registered flow uses yet (the flow is
-	// not loaded yet, or the handler's name is misspelt), and its
-	// handlers' panics with their stacks, at most PanicLogBurst a
-	// PanicLogInterval (default: discard).
+	// failures, and the engine's warnings of a granted registration: a
+	// handler no registered flow uses yet (the flow is not loaded yet, or
+	// the handler's name is misspelt), and its handlers' panics with
+	// their stacks, at most PanicLogBurst a PanicLogInterval (default:
+	// discard).
 	Logger *slog.Logger
 	// MaxConns caps the connections ListenAndServe serves at once, idle
 	// keep-alive ones included (default DefaultMaxConns): each holds a
