@@ -335,14 +335,15 @@ func New(opts Options) (*Engine, error) {
 	e.refusals = newRefusalLog(e.log, e.clock)
 	e.deadLog = &ratelog.Logger{Bound: ratelog.Bound{Burst: DeadLetterLogBurst, Interval: DeadLetterLogInterval},
 		Log: e.log, Now: e.clock.Now, Suppressed: "events dead-lettered, not logged"}
-	e.publisher = brokerPublisher{e.brokerPublish, e.link, publishing(opts.Telemetry, opts.Broker)}
+	pub := brokerPublisher{e.brokerPublish, e.link, publishing(opts.Telemetry, opts.Broker)}
 	if opts.Executor != nil {
 		// Publish steps' events take the engine's door, the executor's.
-		e.publisher = brokerPublisher{func(ctx context.Context, m Message) error {
+		pub.publish = func(ctx context.Context, m Message) error {
 			_, err := e.PublishEvent(ctx, m)
 			return err
-		}, e.link, publishing(opts.Telemetry, opts.Broker)}
+		}
 	}
+	e.publisher = pub
 	e.rs.slots = make(chan struct{}, e.resumeWorkers())
 	e.baseCtx, e.cancel = context.WithCancel(context.Background())
 	e.in = newInbox(e, opts.Inbox)
