@@ -73,10 +73,11 @@ type Response struct {
 	// State replaces the run's state (a JSON object) when the call
 	// succeeds; absent or null leaves it as it was.
 	State json.RawMessage `json:"state,omitempty"`
-	// Outcome is "" or "ok", or one of the outcomes the step declares
-	// (steps only; a rollback has none).
+	// Outcome is "" or "ok" (absent or null in JSON: ok too), or one of
+	// the outcomes the step declares (steps only; a rollback has none).
 	Outcome string `json:"outcome,omitempty"`
 	// Error, when set, fails the attempt; State and Outcome are ignored.
+	// Absent or null: no error.
 	Error *Error `json:"error,omitempty"`
 }
 

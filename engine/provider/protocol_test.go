@@ -37,6 +37,22 @@ func TestDecodeStrictWantsOneObject(t *testing.T) {
 	}
 }
 
+// A member's null is its absence (docs/engine.md#remote-providers): an
+// answer of {"outcome": null, "error": null} is ok, with no error and the
+// state left as it was, not a failure or an unknown outcome.
+func TestDecodeStrictNullMembersAreAbsent(t *testing.T) {
+	var rsp Response
+	if err := DecodeStrict([]byte(`{"state": null, "outcome": null, "error": null}`), &rsp); err != nil {
+		t.Fatal(err)
+	}
+	if err := rsp.Check(); err != nil {
+		t.Fatal(err)
+	}
+	if rsp.Error != nil || rsp.Outcome != "" || len(rsp.State) != 0 && string(rsp.State) != "null" {
+		t.Fatalf("null members decoded to %+v, want an ok answer", rsp)
+	}
+}
+
 // CheckJSON says of a body that is not one JSON value, of any type, what
 // DecodeStrict says of it: the engine's start of a run answers it.
 func TestCheckJSON(t *testing.T) {
