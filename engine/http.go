@@ -16,7 +16,6 @@ import (
 
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
-	"github.com/flowgen/flowgen/engine/provider"
 	"github.com/flowgen/flowgen/internal/graph"
 	"github.com/flowgen/flowgen/internal/snippet"
 	"github.com/flowgen/flowgen/runtime"
@@ -423,16 +422,9 @@ func (e *Engine) httpStart(w http.ResponseWriter, r *http.Request, fe *flowEntry
 	if !ok {
 		return
 	}
-	state := bytes.TrimSpace(body)
-	if len(state) == 0 {
-		state = nil
-	} else if err := provider.CheckJSON(body); err != nil {
-		// Where, in the words a registration is told it
-		// (provider.DecodeStrict): the body's line and column, as sent.
-		writeError(w, http.StatusBadRequest, fmt.Errorf("%w: the state of flow %q: %v", ErrBadState, fe.name, err), nil)
-		return
-	} else if fe.def != nil && state[0] != '{' {
-		writeError(w, http.StatusBadRequest, fmt.Errorf("%w: the state of flow %q must be a JSON object, found %s", ErrBadState, fe.name, jsonKind(state)), nil)
+	state, err := clientState(fe, body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err, nil)
 		return
 	}
 	// An empty ?run_id= or Idempotency-Key is refused rather than read as

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/flowgen/flowgen/engine/provider"
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
 )
@@ -77,7 +78,30 @@ func (e *Engine) StartRun(ctx context.Context, flow string, state json.RawMessag
 			return "", err
 		}
 	}
+	state, err = clientState(fe, state)
+	if err != nil {
+		return "", err
+	}
 	return e.startRun(ctx, fe, state, runID, true, admitRequest)
+}
+
+// clientState is the state a client starts a run of fe with (a POST's
+// body, StartRun's argument), white space trimmed, nil for none; or
+// ErrBadState for one that is not a JSON value, saying where (the line
+// and column, as a registration is told: provider.CheckJSON), or, for a
+// flow of a .json definition, not an object.
+func clientState(fe *flowEntry, body json.RawMessage) (json.RawMessage, error) {
+	state := bytes.TrimSpace(body)
+	if len(state) == 0 {
+		return nil, nil
+	}
+	if err := provider.CheckJSON(body); err != nil { // where, in the body as sent
+		return nil, fmt.Errorf("%w: the state of flow %q: %v", ErrBadState, fe.name, err)
+	}
+	if fe.def != nil && state[0] != '{' {
+		return nil, fmt.Errorf("%w: the state of flow %q must be a JSON object, found %s", ErrBadState, fe.name, jsonKind(state))
+	}
+	return state, nil
 }
 
 // Errors of starting a run whose ID exists.

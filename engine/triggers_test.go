@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -210,6 +211,18 @@ func TestHTTPErrorsChangeNothing(t *testing.T) {
 		}
 		if tc.contains != "" && !bytes.Contains(b, []byte(tc.contains)) {
 			t.Errorf("%s %s: %s does not say %q", tc.method, tc.path, b, tc.contains)
+		}
+	}
+	// Engine.StartRun, the Go door to the same start, says the same of a
+	// state: where JSON that is not JSON breaks, and that a .json flow's
+	// state is an object.
+	for _, tc := range bad {
+		if tc.method != "POST" || tc.status != 400 || !strings.HasPrefix(tc.path, "/flows/Signup/runs") && !strings.HasPrefix(tc.path, "/rpc/Signup.Start") || strings.Contains(tc.path, "?") {
+			continue
+		}
+		_, err := e.StartRun(context.Background(), "Signup", json.RawMessage(tc.body), "")
+		if want := strings.ReplaceAll(tc.contains, `\"`, `"`); !errors.Is(err, ErrBadState) || !strings.Contains(err.Error(), want) {
+			t.Errorf("StartRun(%q): %v, want ErrBadState saying %s", tc.body, err, want)
 		}
 	}
 	// A flow error is positioned by JSON path.

@@ -45,6 +45,8 @@ func TestTypedStartRefusesUnknownMembers(t *testing.T) {
 		{`{"order_id": "o1", "payment": {"Amount": 3}}`, `payment: unknown member \"Amount\"`},
 		{`{"order_id": "o1", "order_id": "o2"}`, `member \"order_id\" given twice`},
 		{`[1]`, `not a JSON object`},
+		// Not JSON: where, for StartRun as for a POST.
+		{`{"order_id": "o1",}`, `invalid JSON at line 1, column 19`},
 	} {
 		for _, path := range []string{"/rpc/GenOrder.Start", "/flows/GenOrder/runs?run_id=r1"} {
 			code, body := post(path, c.body)
