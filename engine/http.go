@@ -887,8 +887,10 @@ func (e *Engine) httpPublish(w http.ResponseWriter, r *http.Request) {
 	payload := bytes.TrimSpace(body)
 	if len(payload) == 0 {
 		payload = []byte("null")
-	} else if !json.Valid(payload) {
-		writeError(w, http.StatusBadRequest, errors.New("event payload is not valid JSON"), nil)
+	} else if err := provider.CheckJSON(body); err != nil {
+		// Where, as a start says it of its state: in the body as sent, its
+		// lines and columns not moved by the trim.
+		writeError(w, http.StatusBadRequest, fmt.Errorf("the event's payload: %w", err), nil)
 		return
 	}
 	key, keyed, bad := headerGiven(r, "Idempotency-Key")
