@@ -901,10 +901,18 @@ func (e *Engine) httpPublish(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	_, named := q["id"]
 	id := q.Get("id")
-	// An empty one is refused rather than read as none, as a start's is: a
-	// client retrying with it would publish a new event each time.
-	if keyed && key == "" || named && id == "" {
-		writeError(w, http.StatusBadRequest, checkKey("message ID", ""), nil)
+	// Each is checked under the name the client sent it by, as a start's
+	// key is. An empty one is refused rather than read as none, as a
+	// start's is: a client retrying with it would publish a new event each
+	// time.
+	if keyed {
+		bad = checkKey("Idempotency-Key", key)
+	}
+	if bad == nil && named {
+		bad = checkKey("the id parameter", id)
+	}
+	if bad != nil {
+		writeError(w, http.StatusBadRequest, bad, nil)
 		return
 	}
 	m := Message{ID: key, Topic: r.PathValue("topic"), Event: r.PathValue("event"), Payload: payload}
