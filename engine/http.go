@@ -10,6 +10,7 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -312,9 +313,15 @@ func (e *Engine) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool)
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var mb *http.MaxBytesError
-		if errors.As(err, &mb) {
+		switch {
+		case errors.As(err, &mb):
 			writeError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("request body larger than %d bytes", limit), nil)
-		} else {
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			// The server's ReadTimeout, not a fault of the request: the
+			// socket's "read tcp A->B: i/o timeout" told the client to
+			// change a request it need only send faster, or again.
+			writeError(w, http.StatusRequestTimeout, errors.New("the request body did not all arrive before the server's read timeout (flowgen serve -read-timeout, http.Server.ReadTimeout): nothing was done, send it again"), nil)
+		default:
 			writeError(w, http.StatusBadRequest, fmt.Errorf("reading request body: %v", err), nil)
 		}
 		return nil, false
