@@ -109,17 +109,20 @@ func TestRunIDAndKeyLimits(t *testing.T) {
 		{"/flows/Signup/runs", []string{"Idempotency-Key", "a b"}, "Idempotency-Key"},
 		{"/flows/Signup/runs", []string{"Idempotency-Key", "a\tb"}, "Idempotency-Key"},
 		{"/flows/Signup/runs", []string{"Idempotency-Key", strings.Repeat("k", MaxKeyLen+1)}, "Idempotency-Key of 256 bytes"},
-		{"/events/payments/payment.succeeded?id=a%01b", nil, "message ID"},
-		{"/events/payments/payment.succeeded", []string{"Idempotency-Key", strings.Repeat("k", MaxKeyLen+1)}, "message ID of 256 bytes"},
+		// POST /events names the key as the client sent it, as a start
+		// does; it said "message ID", a name the client never wrote.
+		{"/events/payments/payment.succeeded?id=a%01b", nil, `the id parameter "a\x01b" contains '\x01' at byte 1`},
+		{"/events/payments/payment.succeeded", []string{"Idempotency-Key", strings.Repeat("k", MaxKeyLen+1)}, "Idempotency-Key of 256 bytes"},
+		{"/events/payments/payment.succeeded", []string{"Idempotency-Key", "a\tb"}, `Idempotency-Key "a\tb" contains '\t' at byte 1`},
 		{"/events/payments/payment.succeeded?id=m-1", []string{"Idempotency-Key", "m-2"}, "name the event differently"},
 		// An empty key or ID is not one left out, as an empty ?run_id= is
 		// not: a client that sends its unset variable would start a new
 		// run, or publish a new event, at every retry.
 		{"/flows/Signup/runs", []string{"Idempotency-Key", ""}, "Idempotency-Key of 0 bytes"},
 		{"/rpc/Signup.Start", []string{"Idempotency-Key", ""}, "Idempotency-Key of 0 bytes"},
-		{"/events/payments/payment.succeeded", []string{"Idempotency-Key", ""}, "message ID of 0 bytes"},
-		{"/events/payments/payment.succeeded?id=", nil, "message ID of 0 bytes"},
-		{"/events/payments/payment.succeeded?id=", []string{"Idempotency-Key", "m-3"}, "message ID of 0 bytes"},
+		{"/events/payments/payment.succeeded", []string{"Idempotency-Key", ""}, "Idempotency-Key of 0 bytes"},
+		{"/events/payments/payment.succeeded?id=", nil, "the id parameter of 0 bytes"},
+		{"/events/payments/payment.succeeded?id=", []string{"Idempotency-Key", "m-3"}, "the id parameter of 0 bytes"},
 		// A key given twice: honouring the first left the second
 		// unchecked, and a proxy or a retry may read the other one.
 		{"/flows/Signup/runs", []string{"Idempotency-Key", "a", "Idempotency-Key", "b"}, "Idempotency-Key header is given 2 times"},
@@ -214,7 +217,8 @@ func TestErrorsEchoBoundedText(t *testing.T) {
 		{"GET", "/runs/r-1/history?after=" + long, nil, 400, `after "xxx`},
 		{"GET", "/runs/r-1/history?state=" + long, nil, 400, `state="xxx`},
 		{"GET", "/runs?" + long + "=1", nil, 400, `unknown parameter "xxx`},
-		{"POST", "/events/payments/payment.succeeded?id=" + long, []string{"Idempotency-Key", "m-1"}, 400, `?id="xxx`},
+		// Checked before it is compared with the key, it is not echoed.
+		{"POST", "/events/payments/payment.succeeded?id=" + long, []string{"Idempotency-Key", "m-1"}, 400, "the id parameter of 20000 bytes"},
 		// A method is any token of the request line.
 		{"X" + long, "/runs", nil, 405, "method Xxxx"},
 		{"X" + long, "/nope", nil, 404, "no such endpoint: Xxxx"},

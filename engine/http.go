@@ -10,6 +10,7 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -311,9 +312,15 @@ func (e *Engine) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool)
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var mb *http.MaxBytesError
-		if errors.As(err, &mb) {
+		switch {
+		case errors.As(err, &mb):
 			writeError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("request body larger than %d bytes", limit), nil)
-		} else {
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			// The server's ReadTimeout, not a fault of the request: the
+			// socket's "read tcp A->B: i/o timeout" told the client to
+			// change a request it need only send faster, or again.
+			writeError(w, http.StatusRequestTimeout, errors.New("the request body did not all arrive before the server's read timeout (flowgen serve -read-timeout, http.Server.ReadTimeout): nothing was done, send it again"), nil)
+		default:
 			writeError(w, http.StatusBadRequest, fmt.Errorf("reading request body: %v", err), nil)
 		}
 		return nil, false
@@ -879,8 +886,10 @@ func (e *Engine) httpPublish(w http.ResponseWriter, r *http.Request) {
 	payload := bytes.TrimSpace(body)
 	if len(payload) == 0 {
 		payload = []byte("null")
-	} else if !json.Valid(payload) {
-		writeError(w, http.StatusBadRequest, errors.New("event payload is not valid JSON"), nil)
+	} else if err := provider.CheckJSON(body); err != nil {
+		// Where, as a start says it of its state: in the body as sent, its
+		// lines and columns not moved by the trim.
+		writeError(w, http.StatusBadRequest, fmt.Errorf("the event's payload: %w", err), nil)
 		return
 	}
 	key, keyed, bad := headerGiven(r, "Idempotency-Key")
@@ -891,10 +900,18 @@ func (e *Engine) httpPublish(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	_, named := q["id"]
 	id := q.Get("id")
-	// An empty one is refused rather than read as none, as a start's is: a
-	// client retrying with it would publish a new event each time.
-	if keyed && key == "" || named && id == "" {
-		writeError(w, http.StatusBadRequest, checkKey("message ID", ""), nil)
+	// Each is checked under the name the client sent it by, as a start's
+	// key is. An empty one is refused rather than read as none, as a
+	// start's is: a client retrying with it would publish a new event each
+	// time.
+	if keyed {
+		bad = checkKey("Idempotency-Key", key)
+	}
+	if bad == nil && named {
+		bad = checkKey("the id parameter", id)
+	}
+	if bad != nil {
+		writeError(w, http.StatusBadRequest, bad, nil)
 		return
 	}
 	m := Message{ID: key, Topic: r.PathValue("topic"), Event: r.PathValue("event"), Payload: payload}

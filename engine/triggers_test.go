@@ -175,7 +175,9 @@ func TestHTTPErrorsChangeNothing(t *testing.T) {
 		{"PUT", "/flows", `{"version": 2, "flows": []}`, 400, "unsupported version"},
 		{"PUT", "/flows", `{"version": 1, "flows": [{"name": "X", "steps": [{"name": "A", "action": {"kind": "go"}, "irreversible": true}]}]}`, 400, "no handler registered"},
 		{"PUT", "/flows", `{"version": 1, "flows": [{"name": "X", "steps": [{"name": "A", "action": {"kind": "rpc", "service": "s", "endpoint": "E"}, "irreversible": true, "on": [{"on": "ok", "target": "Nowhere"}]}]}]}`, 400, "undefined"},
-		{"POST", "/events/payments/payment.succeeded", `{not json`, 400, "not valid JSON"},
+		// An event that is not JSON says where too, as a start does.
+		{"POST", "/events/payments/payment.succeeded", `{not json`, 400, `the event's payload: invalid JSON at line 1, column 2: invalid character 'n' looking for beginning of object key string`},
+		{"POST", "/events/payments/payment.succeeded", "\n{\"a\": 1,\n \"b\": ", 400, `the event's payload: invalid JSON: the body ends, at line 3, column 7, before its object does`},
 		{"DELETE", "/flows", ``, 405, "not allowed"},
 		{"GET", "/nope", ``, 404, "no such endpoint"},
 		// A path that is not clean is no endpoint: no redirect (HTML, and

@@ -258,3 +258,20 @@ func TestStoreVerbsRefuseACutBelowTheMark(t *testing.T) {
 		t.Errorf("segment changed: %v, %v", after, err)
 	}
 }
+
+// A store another process holds (a running flowgen serve) is refused by
+// compact, and the error says what to do about it: stop that process
+// first, or read the store meanwhile with the read-only verbs. It said
+// only "DIR is in use by another process", with no way out.
+func TestStoreInUseSaysWhatToDo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a serve process")
+	}
+	dir := filepath.Join(t.TempDir(), "store")
+	startServeProc(t, "-store", dir)
+	code, _, stderr := runCLI("compact", "-store", dir)
+	const want = "is in use by another process: a running flowgen serve, or compact, holds its LOCK; stop it first (runs, history and inbox read the store meanwhile)"
+	if code != 1 || !strings.Contains(stderr, want) {
+		t.Fatalf("compact of a store a serve holds: exit %d, stderr %q; want exit 1 and %q", code, stderr, want)
+	}
+}

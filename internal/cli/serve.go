@@ -374,7 +374,7 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) (err e
 		// other, which won the lock, owns it now. Removing "what this
 		// start made" would remove that process's store under it.
 		inUse = errors.Is(err, store.ErrInUse)
-		return fmt.Errorf("open store: %w", err)
+		return openStoreError(err)
 	}
 	// A Close that fails (a file or the directory's lock not released
 	// cleanly) is the operator's to see, as any failure of the store:

@@ -38,9 +38,24 @@ func openStore(dir string, readOnly bool, opts store.Options) (*store.Store, err
 		st, err = store.Open(dir, opts)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
+		return nil, openStoreError(err)
 	}
 	return st, nil
+}
+
+// openStoreError is the error of a store that would not open, for every
+// verb and serve alike. A store another process holds (store.ErrInUse),
+// and damage (store.ErrCorrupt), also say what the operator does about
+// it: for damage as docs/store.md#crash-safety does (there is no repair
+// tool, and the files are the evidence, so they are kept first).
+func openStoreError(err error) error {
+	if errors.Is(err, store.ErrInUse) {
+		return fmt.Errorf("open store: %w: a running flowgen serve, or compact, holds its LOCK; stop it first (runs, history and inbox read the store meanwhile)", err)
+	}
+	if errors.Is(err, store.ErrCorrupt) {
+		return fmt.Errorf("open store: %w; the store is damaged and was left as it is: copy its directory as it is (cp -a) before anything else, then restore it from a backup (docs/store.md#crash-safety)", err)
+	}
+	return fmt.Errorf("open store: %w", err)
 }
 
 // newStoreDir returns, when dir holds nothing yet (it does not exist, or
