@@ -17,6 +17,7 @@ import (
 
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
+	"github.com/flowgen/flowgen/engine/provider"
 	"github.com/flowgen/flowgen/internal/graph"
 	"github.com/flowgen/flowgen/internal/snippet"
 	"github.com/flowgen/flowgen/runtime"
