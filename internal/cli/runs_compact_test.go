@@ -101,7 +101,7 @@ func TestCompactVerbSaysItCutATornTail(t *testing.T) {
 	dir := storeToCompact(t)
 	seg, size := tearStore(t, dir)
 	code, out, errOut := runMain("compact", "-store", dir, "-retain", "720h")
-	want := fmt.Sprintf("flowgen: compact: warning: the log ended in a torn write, cut at open: 20 bytes at offset %d of %s\n", size, seg)
+	want := fmt.Sprintf("flowgen: compact: warning: the log ended in a torn write, cut at open: 20 bytes at offset %d of %s (a write never acknowledged, or damage to the last records that looks the same)\n", size, seg)
 	if code != 0 || errOut != want || !strings.HasPrefix(out, "runs:     3 removed, 1 kept\n") {
 		t.Fatalf("exit %d, stderr %q, want %q; stdout:\n%s", code, errOut, want, out)
 	}

@@ -396,7 +396,7 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) (err e
 		// The last write of a process that died, never acknowledged, or
 		// damage to the last records that looks the same: said, so that
 		// a loss of records is never silent (docs/store.md#crash-safety).
-		log.Warn("the store's log ended in a torn write, cut at open", "segment", tail.Segment, "offset", tail.Offset, "bytes", tail.Bytes)
+		log.Warn("the store's log ended in a torn write, cut at open: "+store.TornTailMeaning, "segment", tail.Segment, "offset", tail.Offset, "bytes", tail.Bytes)
 	}
 	// The store's flows directory is made by LoadFlowsDir, once the
 	// store has made (and synced) its own, and a start that fails removes

@@ -34,7 +34,7 @@ func TestServeSaysItCutATornTail(t *testing.T) {
 	seg, size := tearStore(t, stDir)
 	p := startServeCmd(t, exec.Command(os.Args[0], "serve", "-addr", "127.0.0.1:0", "-store", stDir, "-flows", flows))
 	logs := p.logs.String()
-	for _, want := range []string{"level=WARN", "torn write", "segment=" + seg, "bytes=20", "offset=" + strconv.FormatInt(size, 10)} {
+	for _, want := range []string{"level=WARN", "torn write, cut at open: a write never acknowledged, or damage to the last records that looks the same", "segment=" + seg, "bytes=20", "offset=" + strconv.FormatInt(size, 10)} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("serve's log lacks %q:\n%s", want, logs)
 		}

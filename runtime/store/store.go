@@ -62,6 +62,10 @@ type InstanceError = wal.InstanceError
 // TornTail is what Open cut off the end of the log (Store.TornTail).
 type TornTail = wal.TornTail
 
+// TornTailMeaning is what a torn tail means, for a service's log line of
+// it: a write never acknowledged, or damage that looks like one.
+const TornTailMeaning = wal.TornTailMeaning
+
 // Options tune a Store. Zero values pick the defaults.
 type Options struct {
 	// SegmentSize: the log starts a new segment file after this many bytes

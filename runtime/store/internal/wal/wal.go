@@ -193,10 +193,17 @@ type TornTail struct {
 
 func (t TornTail) String() string {
 	if t.Offset == 0 {
-		return fmt.Sprintf("the log ended in a torn write, removed at open: %s, %d bytes without a whole segment header", t.Segment, t.Bytes)
+		return fmt.Sprintf("the log ended in a torn write, removed at open: %s, %d bytes without a whole segment header (%s)", t.Segment, t.Bytes, TornTailMeaning)
 	}
-	return fmt.Sprintf("the log ended in a torn write, cut at open: %d bytes at offset %d of %s", t.Bytes, t.Offset, t.Segment)
+	return fmt.Sprintf("the log ended in a torn write, cut at open: %d bytes at offset %d of %s (%s)", t.Bytes, t.Offset, t.Segment, TornTailMeaning)
 }
+
+// TornTailMeaning is what a torn tail means to whoever reads it said: the
+// operator's question is whether acknowledged work went. A write is
+// acknowledged once synced, and what is synced is whole, so a cut is a
+// write that never finished, or damage that looks like one (Open refuses
+// a cut below SYNCED's mark as damage).
+const TornTailMeaning = "a write never acknowledged, or damage to the last records that looks the same"
 
 // TornTail reports the torn tail Open cut, if it cut one. A read-only
 // log cuts nothing: it reads up to the tail, which may be a write in
