@@ -163,6 +163,14 @@ func TestCheck(t *testing.T) {
 				goStep("Late", `"on": [{"on": "ok", "target": "fail"}]`))),
 		},
 		{
+			// The calling flow is no candidate for a misspelt callee: a
+			// flow that calls itself is a call-cycle error.
+			name: "misspelt callee near the caller's name",
+			src: doc(flow("A", `"state": "S"`,
+				step("S", `"action": {"kind": "call", "flow": "B"}, "irreversible": true`))),
+			want: []string{`$.flows[0].steps[0].action.flow: error call-flow: step "S" calls flow "B", which this file does not declare [hint: a call runs a flow declared in the same file: declare flow B, or call one of its flows]`},
+		},
+		{
 			name: "rollback call with a response",
 			src: doc(flow("F", `"state": "S"`,
 				step("A", `"action": {"kind": "call", "flow": "G", "request": "X", "response": "X"}, "rollback": {"action": {"kind": "call", "flow": "G", "request": "X", "response": "Y"}}`)),
