@@ -507,6 +507,10 @@ func statementHint(found lexer.Token, keywords []string, block string, open []le
 		return fmt.Sprintf("a block has no %s of its own: its branches do the work, each with the flow's retry, timeout and deadline unless it writes its own", found.Value)
 	case block == parallelBlockName && slices.Contains([]string{"rollback", "irreversible", ident.KeywordWrites}, found.Value):
 		return fmt.Sprintf("a block has no %s of its own: write it in the branch it is about", found.Value)
+	case block == ident.KeywordChoose && slices.Contains([]string{"if", "elif", "case"}, found.Value):
+		// otherToolWords takes these for a choose, which a choose block
+		// cannot hold: inside one, the word is its when.
+		return "did you mean when? " + chooseForm
 	case block != ident.KeywordChoose && (found.Value == ident.KeywordWhen || found.Value == ident.KeywordOtherwise):
 		return "when and otherwise lines belong in a choose block: " + chooseForm
 	case block == "flow" && found.Value == "on":
