@@ -424,6 +424,13 @@ func checkState(pkg *types.Package, f *dsl.Flow, dir string) diag.List {
 		return diag.List{diag.Errorf(st.Range, "state-type", "state type %q is generic; flowgen needs a concrete struct type", st.Name).
 			WithHint("declare a non-generic struct type, such as `type %sState struct { ... }`", f.Name)}
 	}
+	if tn.Type().Underlying() == types.Typ[types.Invalid] {
+		// go/types gives a declaration it could not check this
+		// placeholder, whose name, "invalid type", would read as a type;
+		// the type error itself is the compiler's to show.
+		return diag.List{diag.Errorf(st.Range, "state-type", "state type %q does not type-check, so flowgen cannot know its fields", st.Name).
+			WithHint("run go build in its package: the compiler says what is wrong with its declaration (a struct that contains itself, a type that is not declared)")}
+	}
 	if _, ok := tn.Type().Underlying().(*types.Struct); !ok {
 		return diag.List{diag.Errorf(st.Range, "state-type", "state type %q is %s, not a struct", st.Name, dsl.TypeString(tn.Type().Underlying(), pkg)).
 			WithHint("the state of a run is a struct whose fields the steps read and write")}

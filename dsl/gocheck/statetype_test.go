@@ -26,3 +26,21 @@ flow G {
 		`6:11: error state-type: state type "TaggedState" is declared in ignored.go, which package m leaves out (its build constraints, or another package clause) [hint: declare the type in a file of the package that every build takes]`,
 	})
 }
+
+// TestStateTypeInvalid: a state type that does not type-check (one that
+// contains itself, so has no size) was "state type "S" is invalid type,
+// not a struct", naming go/types' placeholder as if it were a type.
+func TestStateTypeInvalid(t *testing.T) {
+	dir := writeModule(t, map[string]string{
+		"go.mod":   "module example.com/m\n\ngo 1.22\n",
+		"state.go": "package m\n\ntype S struct{ T T }\n\ntype T struct{ S }\n",
+	})
+	src := `flow F {
+    state S
+    step A { irreversible }
+}
+`
+	sameLines(t, loadStrings(t, src, dir), []string{
+		`2:11: error state-type: state type "S" does not type-check, so flowgen cannot know its fields [hint: run go build in its package: the compiler says what is wrong with its declaration (a struct that contains itself, a type that is not declared)]`,
+	})
+}
