@@ -290,6 +290,9 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 		if h, ok := rollbackActionHint(toks, i); ok {
 			hint = h
 		}
+		if h, ok := splitDurationHint(toks, i); ok {
+			hint = h
+		}
 		return want, hint
 	case `")"`:
 		if found.Value == "," && i >= 2 && toks[i-2].Value == "(" && !inChoose(toks, i) {
@@ -343,6 +346,20 @@ func blockStatement(toks []lexer.Token, i int) (want, hint string) {
 		}
 	}
 	return `"}"`, ""
+}
+
+// splitDurationHint recognises a duration written as two words after a
+// statement that takes one (sleep 2h 30m, timeout 1m 30s): the first
+// ended the statement, and the second, at toks[i], starts none.
+func splitDurationHint(toks []lexer.Token, i int) (string, bool) {
+	if i < 2 || toks[i].Type != tokDuration || toks[i-1].Type != tokDuration {
+		return "", false
+	}
+	switch kw := toks[i-2].Value; kw {
+	case ident.KeywordSleep, "timeout", "deadline":
+		return fmt.Sprintf("a duration is one word, its units written together: %s %s%s", kw, toks[i-1].Value, toks[i].Value), true
+	}
+	return "", false
 }
 
 // retryParts are the keywords of a retry's optional parts, in the order
