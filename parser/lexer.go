@@ -359,11 +359,7 @@ func (s *scanner) unexpected(off int) {
 	case r == '.' && s.afterStateField(off) != "":
 		field, member := s.afterStateField(off), s.src[off+1:]
 		member = member[:len(member)-len(strings.TrimLeftFunc(member, func(r rune) bool { return r < utf8.RuneSelf && ident.Part(byte(r)) }))]
-		hint = "a state field is named alone, without a member"
-		if member != "" {
-			hint += ": " + field + ", not " + field + "." + member
-		}
-		hint += "; to use a member, give the state a field of its own for it"
+		hint = ident.FieldMemberHint(field, member)
 	case r == '.' && off > 0 && ident.Start(s.src[off-1]) && !s.afterDuration(off):
 		hint = `names cannot contain "."; endpoints and event names are strings: "Customer.Create"`
 	case r == '.':

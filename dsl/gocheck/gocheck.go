@@ -531,6 +531,13 @@ func checkField(pkg *types.Package, T types.Type, typeName string, ref dsl.Field
 		if h := fieldSuggestion(id.Name, T); h != "" {
 			return d.WithHint("%s", h), true
 		}
+		if field, member, ok := strings.Cut(id.Name, "."); ok && ref.Role != dsl.RoleCondition {
+			// A JSON flow's "Plan.At" where a field goes: .flow cannot
+			// write it, and Go cannot declare a field of that name.
+			if f, _, _ := types.LookupFieldOrMethod(T, true, pkg, field); f != nil {
+				return d.WithHint("%s", ident.FieldMemberHint(field, member)), true
+			}
+		}
 		return d.WithHint("add the field to %s, or name one of its fields", typeName), true
 	case !isVar || !v.IsField():
 		return diag.Errorf(id.Range, "state-field", "%q is a method of %q, not a field", id.Name, typeName).

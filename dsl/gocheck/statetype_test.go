@@ -1,6 +1,11 @@
 package gocheck
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/flowgen/flowgen/diag"
+	"github.com/flowgen/flowgen/dsl"
+)
 
 // TestStateTypeOutsideThePackage: a state type declared in a _test.go file,
 // or in a file its build constraints leave out, is not in the package the
@@ -43,4 +48,26 @@ func TestStateTypeInvalid(t *testing.T) {
 	sameLines(t, loadStrings(t, src, dir), []string{
 		`2:11: error state-type: state type "S" does not type-check, so flowgen cannot know its fields [hint: run go build in its package: the compiler says what is wrong with its declaration (a struct that contains itself, a type that is not declared)]`,
 	})
+}
+
+// TestJSONFieldWithMember: the JSON form can name a member where a state
+// field goes ("until": "Plan.At"), which .flow cannot write; the error
+// said to add a field of that name to the state, which Go cannot declare.
+func TestJSONFieldWithMember(t *testing.T) {
+	dir := writeModule(t, map[string]string{
+		"go.mod":   "module example.com/m\n\ngo 1.22\n",
+		"state.go": "package m\n\nimport \"time\"\n\ntype Plan struct{ At time.Time }\n\ntype S struct{ Plan Plan }\n",
+	})
+	src := `{"version": 1, "flows": [{"name": "F", "state": "S", "steps": [{"name": "A", "action": {"kind": "sleep", "until": "Plan.At"}}]}]}`
+	_, ds := dsl.LoadJSON("t.json", []byte(src), dsl.CheckOptions{
+		GoPackage: func(f *dsl.File) diag.List { return Check(f, dir) },
+	})
+	want := `state type "S" has no field "Plan.At" [hint: a state field is named alone, without a member: Plan, not Plan.At; to use a member, give the state a field of its own for it]`
+	var got []string
+	for _, d := range ds {
+		got = append(got, d.Message+" [hint: "+d.Hint+"]")
+	}
+	if len(got) != 1 || got[0] != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
 }
