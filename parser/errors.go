@@ -348,6 +348,9 @@ func blockStatement(toks []lexer.Token, i int) (want, hint string) {
 	return `"}"`, ""
 }
 
+// oneWordDuration begins the hint for a duration written as two words.
+const oneWordDuration = "a duration is one word, its units written together"
+
 // splitDurationHint recognises a duration written as two words after a
 // statement that takes one (sleep 2h 30m, timeout 1m 30s): the first
 // ended the statement, and the second, at toks[i], starts none.
@@ -357,7 +360,7 @@ func splitDurationHint(toks []lexer.Token, i int) (string, bool) {
 	}
 	switch kw := toks[i-2].Value; kw {
 	case ident.KeywordSleep, "timeout", "deadline":
-		return fmt.Sprintf("a duration is one word, its units written together: %s %s%s", kw, toks[i-1].Value, toks[i].Value), true
+		return fmt.Sprintf("%s: %s %s%s", oneWordDuration, kw, toks[i-1].Value, toks[i].Value), true
 	}
 	return "", false
 }
