@@ -334,7 +334,11 @@ func (s *scanner) unexpected(off int) {
 		// 1e-3: the lexer read "1e" as a duration with the unit e.
 		hint = "a number is written in decimal, without an exponent: 0.001, not 1e-3"
 	case r == '-' && off+1 < len(s.src) && isDigit(s.src[off+1]):
-		hint = "numbers and durations cannot be negative"
+		// Not a condition's (afterComparison lexes it as a number): a
+		// duration, an attempt count or a multiplier.
+		lit := s.src[off+1:]
+		lit = lit[:len(lit)-len(strings.TrimLeftFunc(lit, func(r rune) bool { return r == '.' || r < utf8.RuneSelf && ident.Part(byte(r)) }))]
+		hint = "a duration or a count is never negative (only a condition's number may be): write " + lit
 	case r == '-' && s.afterComparison():
 		// Not "->": the minus of a condition's literal that is not a
 		// number right after it (- 5, -"a", -true).

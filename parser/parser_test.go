@@ -310,7 +310,9 @@ func TestSyntaxErrors(t *testing.T) {
 		{"= for ==", `flow A { step B { choose { when X = 5 -> C } } }`, `1:35: unexpected character '=' (hint: equality is written ==)`},
 		{"C-style and", `flow A { step B { choose { when X && Y -> C } } }`, `1:35: unexpected character '&' (hint: conditions combine with and, or and not: when Express and not Oversize -> Ship)`},
 		{"C-style or", `flow A { step B { choose { when X || Y -> C } } }`, `1:35: unexpected character '|' (hint: conditions combine with and, or and not: when Express and not Oversize -> Ship)`},
-		{"negative", `flow A { timeout -5s }`, `1:18: unexpected character '-' (hint: numbers and durations cannot be negative)`},
+		{"negative", `flow A { timeout -5s }`, `1:18: unexpected character '-' (hint: a duration or a count is never negative (only a condition's number may be): write 5s)`},
+		{"negative sleep", `flow A { step B { sleep -1h30m } }`, `1:25: unexpected character '-' (hint: a duration or a count is never negative (only a condition's number may be): write 1h30m)`},
+		{"negative retry", `flow A { retry -2 }`, `1:16: unexpected character '-' (hint: a duration or a count is never negative (only a condition's number may be): write 2)`},
 		// An exponent's minus is not a negative number's: the hint said
 		// numbers cannot be negative, where a condition's can.
 		{"negative exponent", `flow A { step B { choose { when X > 1e-3 -> C } } }`, `1:39: unexpected character '-' (hint: a number is written in decimal, without an exponent: 0.001, not 1e-3)`},
