@@ -339,6 +339,13 @@ func (s *scanner) unexpected(off int) {
 		lit := s.src[off+1:]
 		lit = lit[:len(lit)-len(strings.TrimLeftFunc(lit, func(r rune) bool { return r == '.' || r < utf8.RuneSelf && ident.Part(byte(r)) }))]
 		hint = "a duration or a count is never negative (only a condition's number may be): write " + lit
+	case r == '-' && s.dashedName(off, ident.KeywordRPC, ident.KeywordPublish, ident.KeywordAwait, "event") != "":
+		// publish order-events "x": another system's name, whose "-"
+		// would otherwise read as a broken "->".
+		hint = "a service or topic name that is not an identifier is written as a string: " + strconv.Quote(s.dashedName(off, ident.KeywordRPC, ident.KeywordPublish, ident.KeywordAwait, "event"))
+	case r == '-' && s.dashedName(off, "flow", "step", ident.KeywordParallel, "->") != "":
+		// step Create-Customer, on ok -> Create-Customer.
+		hint = `names are letters, digits and _, without "-": ` + strings.ReplaceAll(s.dashedName(off, "flow", "step", ident.KeywordParallel, "->"), "-", "")
 	case r == '-' && s.afterComparison():
 		// Not "->": the minus of a condition's literal that is not a
 		// number right after it (- 5, -"a", -true).
@@ -465,6 +472,27 @@ func (s *scanner) afterStateField(off int) string {
 		return t[n-1].Value
 	}
 	return ""
+}
+
+// dashedName returns the name that the identifier ending at off (the
+// last token scanned), written after one of the words before, and a "-"
+// there followed by a letter would make, with its further "-" and name
+// characters ("order-mail-v2"); "" when off does not continue such an
+// identifier so.
+func (s *scanner) dashedName(off int, before ...string) string {
+	n := len(s.out.toks)
+	if n < 2 || off+1 >= len(s.src) || !ident.Start(s.src[off+1]) || !slices.Contains(before, s.out.toks[n-2].Value) {
+		return ""
+	}
+	t := s.out.toks[n-1]
+	if t.Type != tokIdent || t.Pos.Offset+len(t.Value) != off {
+		return ""
+	}
+	end := off
+	for end < len(s.src) && (s.src[end] == '-' || ident.Part(s.src[end])) {
+		end++
+	}
+	return t.Value + s.src[off:end]
 }
 
 // afterSleepUntil reports whether the last tokens scanned are "until"
