@@ -453,6 +453,7 @@ var actionForms = map[string]string{
 	ident.KeywordAwait:   `the parts of an await come in this order, each at most once: await topic "event" -> Payload correlate Field on path timeout D, as in await payments "payment.succeeded" -> Payment correlate OrderID timeout 72h`,
 	ident.KeywordCall:    `the parts of a call come in this order: call Flow (Input) -> Output, as in call Billing (Invoice) -> Receipt`,
 	ident.KeywordPublish: `a publication has a payload and no response: publish topic "event" (Field)`,
+	ident.KeywordSleep:   `a sleep waits a duration or until a time, and has nothing else on its line: sleep 336h, or sleep until ReminderAt (a time.Time field of the state)`,
 }
 
 // actionPartHint recognises a part of an action line ("(", "->",
@@ -462,7 +463,7 @@ var actionForms = map[string]string{
 // part before it. It walks back over the line's tokens to its keyword.
 func actionPartHint(toks []lexer.Token, i int) (string, bool) {
 	switch toks[i].Value {
-	case "(", "->", "correlate", "timeout":
+	case "(", "->", "correlate", "timeout", ident.KeywordUntil:
 	default:
 		return "", false
 	}
