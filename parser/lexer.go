@@ -379,6 +379,13 @@ func (s *scanner) unexpected(off int) {
 		hint = `strings are written in double quotes: "text"`
 	case r == ';':
 		hint = "statements need no separator; put one per line"
+	case r == ':' && s.inCond:
+		// when Tier == "gold": Concierge, as in a switch or YAML.
+		hint = "a when line leads to its target with ->: when Tier == \"gold\" -> Concierge"
+	case r == ':' && s.afterOutcome():
+		hint = "a transition is written on outcome -> Target: on ok -> Done"
+	case r == ':':
+		hint = `a .flow file has no ":": a statement is its keyword and what follows it, such as retry 3, state OrderState or step Name { ... }`
 	case r == '&' || r == '|':
 		hint = "conditions combine with and, or and not: when Express and not Oversize -> Ship"
 	case r >= utf8.RuneSelf:
@@ -398,6 +405,13 @@ func (s *scanner) afterTypeOrFieldStart() bool {
 	}
 	t := s.out.toks[n-1]
 	return (t.Type == tokIdent && t.Value == "state") || (t.Type == tokPunct && (t.Value == "(" || t.Value == "->"))
+}
+
+// afterOutcome reports whether the last tokens scanned are "on" and an
+// outcome: what follows is the "->" of a transition.
+func (s *scanner) afterOutcome() bool {
+	n := len(s.out.toks)
+	return n >= 2 && s.out.toks[n-1].Type == tokIdent && s.out.toks[n-2].Type == tokIdent && s.out.toks[n-2].Value == "on"
 }
 
 // afterBackoffStart reports whether the last tokens scanned are "backoff"
