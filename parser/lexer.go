@@ -127,6 +127,9 @@ func (s *scanner) comparison(start int) {
 		hint = "the arrow is written ->"
 	case strings.HasPrefix(rest, "=<"):
 		hint = "less than or equal is written <="
+	case rest[0] == '=' && !s.inCond:
+		// retry = 3, timeout=5s: a setting written as in a config file.
+		hint = "a statement takes its value without =: retry 3, timeout 5s"
 	case rest[0] == '=':
 		hint = "equality is written =="
 	case rest[0] == '!':
@@ -245,7 +248,7 @@ func (s *scanner) run() {
 				s.comment()
 				continue
 			}
-			hint := ""
+			hint := "a comment starts with //"
 			if s.off+1 < len(src) && src[s.off+1] == '*' {
 				hint = "block comments are not supported; start each comment line with //"
 			}
@@ -379,6 +382,10 @@ func (s *scanner) unexpected(off int) {
 		hint = `strings are written in double quotes: "text"`
 	case r == ';':
 		hint = "statements need no separator; put one per line"
+	case r == '#':
+		hint = "a comment starts with //, not #"
+	case strings.ContainsRune("@$%^~?\\", r):
+		hint = "this character belongs only in strings (in double quotes) and comments (after //)"
 	case r == ':' && s.inCond:
 		// when Tier == "gold": Concierge, as in a switch or YAML.
 		hint = "a when line leads to its target with ->: when Tier == \"gold\" -> Concierge"
