@@ -382,6 +382,9 @@ func (s *scanner) unexpected(off int) {
 		hint = `strings are written in double quotes: "text"`
 	case r == ';':
 		hint = "statements need no separator; put one per line"
+	case r == '[' || r == ']':
+		// outcomes [approved, rejected]: a list as JSON writes it.
+		hint = "a list is written without brackets: outcomes approved, rejected; writes A, B"
 	case r == '#':
 		hint = "a comment starts with //, not #"
 	case strings.ContainsRune("@$%^~?\\", r):

@@ -64,6 +64,7 @@ func TestSyntaxErrors(t *testing.T) {
 		{"single slash", `flow A { / note }`, `1:10: unexpected character '/' (hint: a comment starts with //)`},
 		{"setting with =", `flow A { retry = 3 }`, `1:16: unexpected character '=' (hint: a statement takes its value without =: retry 3, timeout 5s)`},
 		{"stray character", `flow A { step B { irreversible ? } }`, `1:32: unexpected character '?' (hint: this character belongs only in strings (in double quotes) and comments (after //))`},
+		{"bracketed list", `flow A { step B { outcomes [a, b] } }`, `1:28: unexpected character '[' (hint: a list is written without brackets: outcomes approved, rejected; writes A, B)`},
 		{"if in a choose", `flow A { step B { choose { if X -> C otherwise -> C } } }`, `1:28: expected when, otherwise or "}", found "if" (hint: did you mean when? choose { when <condition> -> Target ... otherwise -> Target })`},
 		{"case in a choose", `flow A { step B { choose { when X -> C case Y -> C } } }`, `1:40: expected when, otherwise or "}", found "case" (hint: did you mean when? choose { when <condition> -> Target ... otherwise -> Target })`},
 		{"else outside a choose", `flow A { step B { else -> C } }`, `1:19: expected step statement or "}", found "else" (hint: a step holds rpc, await, publish, sleep, choose, call, retry, timeout, deadline, rollback, irreversible, outcomes, writes and on statements)`},
