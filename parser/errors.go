@@ -237,6 +237,11 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 			// string to quote.
 			return "value to compare with", fmt.Sprintf("booleans are written in lower case: %s %s %s", prev(2), prev(1), strings.ToLower(found.Value))
 		}
+		if found.Type == tokIdent && slices.Contains([]string{"<", "<=", ">", ">="}, prev(1)) && 'A' <= found.Value[0] && found.Value[0] <= 'Z' {
+			// Total > Limit: an order between two fields, which quoting
+			// would not give.
+			return "value to compare with", fmt.Sprintf("a state field is compared with a literal (%s %s 100), not with another field: set the comparison into a bool field in an earlier Go step, and test that field (when OverLimit -> ...)", prev(2), prev(1))
+		}
 		if found.Type == tokIdent {
 			// Most often a string without its quotes: Tier == gold.
 			return "value to compare with", fmt.Sprintf("a state field is compared with a literal: a string, number, duration, true or false, not with another field or a Go constant; text is quoted: %s %s %q", prev(2), prev(1), found.Value)
