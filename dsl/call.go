@@ -70,16 +70,20 @@ func (fl *File) callsOutside(flows map[string]*Flow) bool {
 // child of itself without end, and a rollback call receives nothing
 // ("call-rollback").
 func (c *checker) calls(f *File, flows map[string]*Flow) {
-	names := func() []string {
-		out := make([]string, 0, len(flows))
-		for n := range flows {
-			out = append(out, n)
-		}
-		return out
-	}
 	for _, fl := range f.Flows {
 		if fl == nil {
 			continue
+		}
+		// The caller is no candidate for a misspelt callee: calling
+		// itself would be a call-cycle error.
+		names := func() []string {
+			out := make([]string, 0, len(flows))
+			for n := range flows {
+				if n != fl.Name {
+					out = append(out, n)
+				}
+			}
+			return out
 		}
 		for _, cs := range fl.Calls() {
 			c.rollbackCallResponse(cs)

@@ -163,6 +163,14 @@ func TestCheck(t *testing.T) {
 				goStep("Late", `"on": [{"on": "ok", "target": "fail"}]`))),
 		},
 		{
+			// The calling flow is no candidate for a misspelt callee: a
+			// flow that calls itself is a call-cycle error.
+			name: "misspelt callee near the caller's name",
+			src: doc(flow("A", `"state": "S"`,
+				step("S", `"action": {"kind": "call", "flow": "B"}, "irreversible": true`))),
+			want: []string{`$.flows[0].steps[0].action.flow: error call-flow: step "S" calls flow "B", which this file does not declare [hint: a call runs a flow declared in the same file: declare flow B, or call one of its flows]`},
+		},
+		{
 			name: "rollback call with a response",
 			src: doc(flow("F", `"state": "S"`,
 				step("A", `"action": {"kind": "call", "flow": "G", "request": "X", "response": "X"}, "rollback": {"action": {"kind": "call", "flow": "G", "request": "X", "response": "Y"}}`)),
@@ -179,7 +187,7 @@ func TestCheck(t *testing.T) {
 				flow("G", `"state": "T"`, goStep("B", ""))),
 			want: []string{
 				"$.flows[0].steps[0].deadline: error call-policy: step \"Call\" calls flow G and has `deadline 1h`: a call has no attempt to bound, and a deadline would leave the child running after the step gave up [hint: remove it, and bound the steps of flow G (their timeouts and deadlines) instead]",
-				"$.flows[0].steps[1].irreversible: error choose-only: step \"Choose\" chooses, so it cannot have `irreversible` [hint: a choose only decides where the run goes: it does no work to retry, bound, undo or publish, and its `when` and `otherwise` lines are its transitions; move this into a step of its own]",
+				"$.flows[0].steps[1].irreversible: error choose-only: step \"Choose\" chooses, so it cannot have `irreversible` [hint: remove it: a choose changes nothing, so it needs neither a rollback nor `irreversible`]",
 				"$.flows[0].steps[1].timeout: error choose-only: step \"Choose\" chooses, so it cannot have a timeout [hint: a choose only decides where the run goes: it does no work to retry, bound, undo or publish, and its `when` and `otherwise` lines are its transitions; move this into a step of its own]",
 			},
 		},

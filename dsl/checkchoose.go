@@ -49,9 +49,11 @@ func (c *checker) choose(f *Flow, s *Step, at diag.Range, index map[string]int, 
 		}
 		seen[text] = i
 	}
+	onlyHint := func(r diag.Range, what, hint string) {
+		c.add(diag.Errorf(pick(r, at), "choose-only", "step %q chooses, so it cannot have %s", s.Name, what).WithHint("%s", hint))
+	}
 	only := func(r diag.Range, what string) {
-		c.add(diag.Errorf(pick(r, at), "choose-only", "step %q chooses, so it cannot have %s", s.Name, what).
-			WithHint("a choose only decides where the run goes: it does no work to retry, bound, undo or publish, and its `when` and `otherwise` lines are its transitions; move this into a step of its own"))
+		onlyHint(r, what, "a choose only decides where the run goes: it does no work to retry, bound, undo or publish, and its `when` and `otherwise` lines are its transitions; move this into a step of its own")
 	}
 	if s.Retry != nil {
 		only(s.Retry.Range, "a retry")
@@ -66,7 +68,8 @@ func (c *checker) choose(f *Flow, s *Step, at diag.Range, index map[string]int, 
 		only(s.Rollback.Range, "a rollback")
 	}
 	if s.Irreversible {
-		only(s.IrreversibleRange, "`irreversible`")
+		// Nothing to move elsewhere: a choose has no side effect to mark.
+		onlyHint(s.IrreversibleRange, "`irreversible`", "remove it: a choose changes nothing, so it needs neither a rollback nor `irreversible`")
 	}
 	for _, p := range s.Publish {
 		if p != nil {
@@ -78,7 +81,8 @@ func (c *checker) choose(f *Flow, s *Step, at diag.Range, index map[string]int, 
 	}
 	for _, t := range s.Transitions {
 		if t != nil {
-			only(t.Range, "`on` transitions")
+			// Where the run goes is the choose's own lines' to say.
+			onlyHint(t.Range, "`on` transitions", "route with the choose's own lines (`when <condition> -> Target`, `otherwise -> Target`), and remove this one")
 		}
 	}
 }

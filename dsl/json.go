@@ -274,7 +274,9 @@ func (d *jsonDecoder) decodeStep(n *jnode, path string, branch bool) *Step {
 	s.Doc, _ = o.str("doc", false)
 	if an, p := o.get("action"); an != nil {
 		s.Action = d.decodeAction(an, p, false)
-	} else {
+	} else if pn, _ := o.get(parallelKey); pn == nil {
+		// A block written as a branch has no action, being a block:
+		// decodeBlock said that it cannot nest, the one thing to fix.
 		o.missing("action", `{"kind": "go"}`)
 	}
 	if s.Action == nil {

@@ -116,6 +116,13 @@ func (f *Flow) cycles(keep func(*Step) bool) [][]*Step {
 // first step.
 func (c *checker) loops(f *Flow) {
 	for _, g := range f.WaitFreeCycles() {
+		if !slices.ContainsFunc(g, func(s *Step) bool { return !stillStep(s) }) {
+			// Chooses alone: no way out that the state reaches can be
+			// added, as nothing of the loop writes the state.
+			c.add(diag.Warnf(pick(g[0].NameRange, g[0].Range), "loop", "%s with no wait in it, in which nothing changes the state: its chooses decide the same each round, so a run that goes round it once goes round it forever, recording events until its history bound fails it", cycleWhat(g)).
+				WithHint("%s", stillHint))
+			continue
+		}
 		c.add(diag.Warnf(pick(g[0].NameRange, g[0].Range), "loop", "%s with no wait in it: a run can go round it forever, recording events until its history bound fails it", cycleWhat(g)).
 			WithHint("put a wait in the loop (`sleep 30s` in a step of it, or an await), or give it a way out that its state reaches"))
 	}
@@ -124,9 +131,12 @@ func (c *checker) loops(f *Flow) {
 			continue // reported above
 		}
 		c.add(diag.Warnf(pick(g[0].NameRange, g[0].Range), "loop", "%s in which nothing changes the state: its chooses decide the same each round, so a run that goes round it once goes round it forever", cycleWhat(g)).
-			WithHint("change what its choose reads in a step of the loop (a Go step, an rpc's `-> Field`, an await's payload), or leave the loop with `on ok -> Step` (a step without one goes on to the next step in file order)"))
+			WithHint("%s", stillHint))
 	}
 }
+
+// stillHint is how to end a cycle in which nothing changes the state.
+const stillHint = "change what its choose reads in a step of the loop (a Go step, an rpc's `-> Field`, an await's payload), or leave the loop with `on ok -> Step` (a step without one goes on to the next step in file order)"
 
 // cycleWhat names the steps of a cycle, in a diagnostic: a parallel block
 // of it as one, so that the user looks for a block, not a step, of that

@@ -223,4 +223,11 @@ func TestParallelJSON(t *testing.T) {
 			t.Errorf("%s: want %q, got %v", tt.step, tt.want, ds)
 		}
 	}
+	// A block written as a branch has no action, being a block: that it
+	// cannot nest is the one thing to say, not also that it lacks one
+	// (with a hint to add {"kind": "go"}, which would not fix it).
+	_, ds = dsl.DecodeJSON("p.json", []byte(`{"version": 1, "flows": [{"name": "F", "steps": [{"name": "P", "parallel": {"branches": [{"name": "A", "parallel": {"branches": [{"name": "B", "action": {"kind": "go"}}]}}]}}]}]}`))
+	if len(ds) != 1 || !strings.Contains(ds[0].Message, `field "parallel" is not allowed in a branch`) {
+		t.Errorf("nested block: want only that it cannot nest, got %v", ds)
+	}
 }

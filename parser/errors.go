@@ -237,6 +237,11 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 			// string to quote.
 			return "value to compare with", fmt.Sprintf("booleans are written in lower case: %s %s %s", prev(2), prev(1), strings.ToLower(found.Value))
 		}
+		if found.Type == tokIdent && slices.Contains([]string{"<", "<=", ">", ">="}, prev(1)) && 'A' <= found.Value[0] && found.Value[0] <= 'Z' {
+			// Total > Limit: an order between two fields, which quoting
+			// would not give.
+			return "value to compare with", fmt.Sprintf("a state field is compared with a literal (%s %s 100), not with another field: set the comparison into a bool field in an earlier Go step, and test that field (when OverLimit -> ...)", prev(2), prev(1))
+		}
 		if found.Type == tokIdent {
 			// Most often a string without its quotes: Tier == gold.
 			return "value to compare with", fmt.Sprintf("a state field is compared with a literal: a string, number, duration, true or false, not with another field or a Go constant; text is quoted: %s %s %q", prev(2), prev(1), found.Value)
@@ -288,6 +293,9 @@ func describeExpected(expect string, toks []lexer.Token, i int) (want, hint stri
 			hint = h
 		}
 		if h, ok := rollbackActionHint(toks, i); ok {
+			hint = h
+		}
+		if h, ok := splitDurationHint(toks, i); ok {
 			hint = h
 		}
 		return want, hint
@@ -343,6 +351,23 @@ func blockStatement(toks []lexer.Token, i int) (want, hint string) {
 		}
 	}
 	return `"}"`, ""
+}
+
+// oneWordDuration begins the hint for a duration written as two words.
+const oneWordDuration = "a duration is one word, its units written together"
+
+// splitDurationHint recognises a duration written as two words after a
+// statement that takes one (sleep 2h 30m, timeout 1m 30s): the first
+// ended the statement, and the second, at toks[i], starts none.
+func splitDurationHint(toks []lexer.Token, i int) (string, bool) {
+	if i < 2 || toks[i].Type != tokDuration || toks[i-1].Type != tokDuration {
+		return "", false
+	}
+	switch kw := toks[i-2].Value; kw {
+	case ident.KeywordSleep, "timeout", "deadline":
+		return fmt.Sprintf("%s: %s %s%s", oneWordDuration, kw, toks[i-1].Value, toks[i].Value), true
+	}
+	return "", false
 }
 
 // retryParts are the keywords of a retry's optional parts, in the order
@@ -433,6 +458,7 @@ var actionForms = map[string]string{
 	ident.KeywordAwait:   `the parts of an await come in this order, each at most once: await topic "event" -> Payload correlate Field on path timeout D, as in await payments "payment.succeeded" -> Payment correlate OrderID timeout 72h`,
 	ident.KeywordCall:    `the parts of a call come in this order: call Flow (Input) -> Output, as in call Billing (Invoice) -> Receipt`,
 	ident.KeywordPublish: `a publication has a payload and no response: publish topic "event" (Field)`,
+	ident.KeywordSleep:   `a sleep waits a duration or until a time, and has nothing else on its line: sleep 336h, or sleep until ReminderAt (a time.Time field of the state)`,
 }
 
 // actionPartHint recognises a part of an action line ("(", "->",
@@ -442,7 +468,7 @@ var actionForms = map[string]string{
 // part before it. It walks back over the line's tokens to its keyword.
 func actionPartHint(toks []lexer.Token, i int) (string, bool) {
 	switch toks[i].Value {
-	case "(", "->", "correlate", "timeout":
+	case "(", "->", "correlate", "timeout", ident.KeywordUntil:
 	default:
 		return "", false
 	}
@@ -507,6 +533,10 @@ func statementHint(found lexer.Token, keywords []string, block string, open []le
 		return fmt.Sprintf("a block has no %s of its own: its branches do the work, each with the flow's retry, timeout and deadline unless it writes its own", found.Value)
 	case block == parallelBlockName && slices.Contains([]string{"rollback", "irreversible", ident.KeywordWrites}, found.Value):
 		return fmt.Sprintf("a block has no %s of its own: write it in the branch it is about", found.Value)
+	case block == ident.KeywordChoose && slices.Contains([]string{"if", "elif", "case"}, found.Value):
+		// otherToolWords takes these for a choose, which a choose block
+		// cannot hold: inside one, the word is its when.
+		return "did you mean when? " + chooseForm
 	case block != ident.KeywordChoose && (found.Value == ident.KeywordWhen || found.Value == ident.KeywordOtherwise):
 		return "when and otherwise lines belong in a choose block: " + chooseForm
 	case block == "flow" && found.Value == "on":

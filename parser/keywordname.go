@@ -291,6 +291,14 @@ func arrowForm(toks []lexer.Token, j int) string {
 		// when X AND Y: keywords are lower case.
 		return fmt.Sprintf("conditions combine with and, or and not, in lower case: %s", strings.ToLower(w))
 	}
+	if toks[j].Type == tokIdent && toks[j].Value == "in" {
+		// when Tier in ("gold", "silver"): a set, as SQL or Python write it.
+		return `a condition compares a field with one value; join several with or: when Tier == "gold" or Tier == "silver" -> Target`
+	}
+	if j >= 3 && toks[j].Type == tokDuration && toks[j-1].Type == tokDuration && toks[j-3].Type == tokIdent {
+		// when Wait > 1h 30m: the first word ended the comparison.
+		return fmt.Sprintf("%s: %s %s %s%s", oneWordDuration, toks[j-3].Value, toks[j-2].Value, toks[j-1].Value, toks[j].Value)
+	}
 	return "a when line is written when <condition> -> Target"
 }
 

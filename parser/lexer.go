@@ -127,6 +127,9 @@ func (s *scanner) comparison(start int) {
 		hint = "the arrow is written ->"
 	case strings.HasPrefix(rest, "=<"):
 		hint = "less than or equal is written <="
+	case rest[0] == '=' && !s.inCond:
+		// retry = 3, timeout=5s: a setting written as in a config file.
+		hint = "a statement takes its value without =: retry 3, timeout 5s"
 	case rest[0] == '=':
 		hint = "equality is written =="
 	case rest[0] == '!':
@@ -245,7 +248,7 @@ func (s *scanner) run() {
 				s.comment()
 				continue
 			}
-			hint := ""
+			hint := "a comment starts with //"
 			if s.off+1 < len(src) && src[s.off+1] == '*' {
 				hint = "block comments are not supported; start each comment line with //"
 			}
@@ -334,7 +337,18 @@ func (s *scanner) unexpected(off int) {
 		// 1e-3: the lexer read "1e" as a duration with the unit e.
 		hint = "a number is written in decimal, without an exponent: 0.001, not 1e-3"
 	case r == '-' && off+1 < len(s.src) && isDigit(s.src[off+1]):
-		hint = "numbers and durations cannot be negative"
+		// Not a condition's (afterComparison lexes it as a number): a
+		// duration, an attempt count or a multiplier.
+		lit := s.src[off+1:]
+		lit = lit[:len(lit)-len(strings.TrimLeftFunc(lit, func(r rune) bool { return r == '.' || r < utf8.RuneSelf && ident.Part(byte(r)) }))]
+		hint = "a duration or a count is never negative (only a condition's number may be): write " + lit
+	case r == '-' && s.dashedName(off, ident.KeywordRPC, ident.KeywordPublish, ident.KeywordAwait, "event") != "":
+		// publish order-events "x": another system's name, whose "-"
+		// would otherwise read as a broken "->".
+		hint = "a service or topic name that is not an identifier is written as a string: " + strconv.Quote(s.dashedName(off, ident.KeywordRPC, ident.KeywordPublish, ident.KeywordAwait, "event"))
+	case r == '-' && s.dashedName(off, "flow", "step", ident.KeywordParallel, "->") != "":
+		// step Create-Customer, on ok -> Create-Customer.
+		hint = `names are letters, digits and _, without "-": ` + strings.ReplaceAll(s.dashedName(off, "flow", "step", ident.KeywordParallel, "->"), "-", "")
 	case r == '-' && s.afterComparison():
 		// Not "->": the minus of a condition's literal that is not a
 		// number right after it (- 5, -"a", -true).
@@ -359,11 +373,7 @@ func (s *scanner) unexpected(off int) {
 	case r == '.' && s.afterStateField(off) != "":
 		field, member := s.afterStateField(off), s.src[off+1:]
 		member = member[:len(member)-len(strings.TrimLeftFunc(member, func(r rune) bool { return r < utf8.RuneSelf && ident.Part(byte(r)) }))]
-		hint = "a state field is named alone, without a member"
-		if member != "" {
-			hint += ": " + field + ", not " + field + "." + member
-		}
-		hint += "; to use a member, give the state a field of its own for it"
+		hint = ident.FieldMemberHint(field, member)
 	case r == '.' && off > 0 && ident.Start(s.src[off-1]) && !s.afterDuration(off):
 		hint = `names cannot contain "."; endpoints and event names are strings: "Customer.Create"`
 	case r == '.':
@@ -372,6 +382,20 @@ func (s *scanner) unexpected(off int) {
 		hint = `strings are written in double quotes: "text"`
 	case r == ';':
 		hint = "statements need no separator; put one per line"
+	case r == '[' || r == ']':
+		// outcomes [approved, rejected]: a list as JSON writes it.
+		hint = "a list is written without brackets: outcomes approved, rejected; writes A, B"
+	case r == '#':
+		hint = "a comment starts with //, not #"
+	case strings.ContainsRune("@$%^~?\\", r):
+		hint = "this character belongs only in strings (in double quotes) and comments (after //)"
+	case r == ':' && s.inCond:
+		// when Tier == "gold": Concierge, as in a switch or YAML.
+		hint = "a when line leads to its target with ->: when Tier == \"gold\" -> Concierge"
+	case r == ':' && s.afterOutcome():
+		hint = "a transition is written on outcome -> Target: on ok -> Done"
+	case r == ':':
+		hint = `a .flow file has no ":": a statement is its keyword and what follows it, such as retry 3, state OrderState or step Name { ... }`
 	case r == '&' || r == '|':
 		hint = "conditions combine with and, or and not: when Express and not Oversize -> Ship"
 	case r >= utf8.RuneSelf:
@@ -391,6 +415,13 @@ func (s *scanner) afterTypeOrFieldStart() bool {
 	}
 	t := s.out.toks[n-1]
 	return (t.Type == tokIdent && t.Value == "state") || (t.Type == tokPunct && (t.Value == "(" || t.Value == "->"))
+}
+
+// afterOutcome reports whether the last tokens scanned are "on" and an
+// outcome: what follows is the "->" of a transition.
+func (s *scanner) afterOutcome() bool {
+	n := len(s.out.toks)
+	return n >= 2 && s.out.toks[n-1].Type == tokIdent && s.out.toks[n-2].Type == tokIdent && s.out.toks[n-2].Value == "on"
 }
 
 // afterBackoffStart reports whether the last tokens scanned are "backoff"
@@ -465,6 +496,27 @@ func (s *scanner) afterStateField(off int) string {
 		return t[n-1].Value
 	}
 	return ""
+}
+
+// dashedName returns the name that the identifier ending at off (the
+// last token scanned), written after one of the words before, and a "-"
+// there followed by a letter would make, with its further "-" and name
+// characters ("order-mail-v2"); "" when off does not continue such an
+// identifier so.
+func (s *scanner) dashedName(off int, before ...string) string {
+	n := len(s.out.toks)
+	if n < 2 || off+1 >= len(s.src) || !ident.Start(s.src[off+1]) || !slices.Contains(before, s.out.toks[n-2].Value) {
+		return ""
+	}
+	t := s.out.toks[n-1]
+	if t.Type != tokIdent || t.Pos.Offset+len(t.Value) != off {
+		return ""
+	}
+	end := off
+	for end < len(s.src) && (s.src[end] == '-' || ident.Part(s.src[end])) {
+		end++
+	}
+	return t.Value + s.src[off:end]
 }
 
 // afterSleepUntil reports whether the last tokens scanned are "until"

@@ -94,10 +94,11 @@ func (b *builder) compare(c *parser.Compare) *dsl.Cond {
 	case parser.IsDuration(v) && strings.HasPrefix(v.Value, "-"):
 		lit.Kind = dsl.LitDuration
 		b.errorf(lit.Range, "compare with a duration of zero or more", "invalid duration %s: durations are not negative", v.Value)
-	case parser.IsDuration(v) && !strings.ContainsAny(v.Value, "hmsnuµ"):
+	case parser.IsDuration(v) && numberNotation(v.Value):
 		// 1e6, 0x10, 1_000: a number in a notation the language does not
 		// read, which the lexer took for a duration with a unit it lacks;
-		// "unknown unit" would mislead.
+		// "unknown unit" would mislead. 14d or 2w is a duration in a unit
+		// Go lacks, which b.duration reports with the hours it is.
 		lit.Kind = dsl.LitNumber
 		b.errorf(lit.Range, "write a decimal number, such as 1000 or 2.5 (no exponent, hex or _)", "invalid number %s", v.Value)
 	case parser.IsDuration(v):
@@ -110,4 +111,23 @@ func (b *builder) compare(c *parser.Compare) *dsl.Cond {
 	}
 	out.Value = lit
 	return out
+}
+
+// numberNotation reports whether v, a number followed by letters, is a
+// number in a notation Go reads and the language does not: an exponent
+// (1e6, 2.5E-3), a base prefix (0x10, 0b1, 0o7) or digit separators
+// (1_000), rather than a duration with a unit Go lacks (14d, 2w).
+func numberNotation(v string) bool {
+	if strings.ContainsRune(v, '_') {
+		return true
+	}
+	if len(v) > 2 && v[0] == '0' && strings.ContainsRune("xXbBoO", rune(v[1])) {
+		return true
+	}
+	i := strings.IndexAny(v, "eE")
+	if i <= 0 {
+		return false
+	}
+	exp := strings.TrimLeft(v[i+1:], "+-")
+	return exp != "" && strings.Trim(exp, "0123456789") == "" && strings.Trim(v[:i], "0123456789.") == ""
 }

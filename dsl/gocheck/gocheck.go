@@ -424,6 +424,13 @@ func checkState(pkg *types.Package, f *dsl.Flow, dir string) diag.List {
 		return diag.List{diag.Errorf(st.Range, "state-type", "state type %q is generic; flowgen needs a concrete struct type", st.Name).
 			WithHint("declare a non-generic struct type, such as `type %sState struct { ... }`", f.Name)}
 	}
+	if tn.Type().Underlying() == types.Typ[types.Invalid] {
+		// go/types gives a declaration it could not check this
+		// placeholder, whose name, "invalid type", would read as a type;
+		// the type error itself is the compiler's to show.
+		return diag.List{diag.Errorf(st.Range, "state-type", "state type %q does not type-check, so flowgen cannot know its fields", st.Name).
+			WithHint("run go build in its package: the compiler says what is wrong with its declaration (a struct that contains itself, a type that is not declared)")}
+	}
 	if _, ok := tn.Type().Underlying().(*types.Struct); !ok {
 		return diag.List{diag.Errorf(st.Range, "state-type", "state type %q is %s, not a struct", st.Name, dsl.TypeString(tn.Type().Underlying(), pkg)).
 			WithHint("the state of a run is a struct whose fields the steps read and write")}
@@ -523,6 +530,13 @@ func checkField(pkg *types.Package, T types.Type, typeName string, ref dsl.Field
 		d := diag.Errorf(id.Range, "state-field", "state type %q has no field %q", typeName, id.Name)
 		if h := fieldSuggestion(id.Name, T); h != "" {
 			return d.WithHint("%s", h), true
+		}
+		if field, member, ok := strings.Cut(id.Name, "."); ok && ref.Role != dsl.RoleCondition {
+			// A JSON flow's "Plan.At" where a field goes: .flow cannot
+			// write it, and Go cannot declare a field of that name.
+			if f, _, _ := types.LookupFieldOrMethod(T, true, pkg, field); f != nil {
+				return d.WithHint("%s", ident.FieldMemberHint(field, member)), true
+			}
 		}
 		return d.WithHint("add the field to %s, or name one of its fields", typeName), true
 	case !isVar || !v.IsField():

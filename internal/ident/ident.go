@@ -174,3 +174,14 @@ func Article(word string) string {
 	}
 	return "a"
 }
+
+// FieldMemberHint says that a state field (field) is named alone where a
+// member of it (member, "" when none follows the dot) was written: .flow
+// refuses the dot there, and a JSON flow names no Go field by it.
+func FieldMemberHint(field, member string) string {
+	hint := "a state field is named alone, without a member"
+	if member != "" {
+		hint += ": " + field + ", not " + field + "." + member
+	}
+	return hint + "; to use a member, give the state a field of its own for it"
+}
