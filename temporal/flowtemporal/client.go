@@ -74,13 +74,14 @@ func Deliver(ctx context.Context, c client.Client, runID, topic, event string, p
 // no await of can take the event, runtime.ErrFinished, as the handle's
 // other methods answer: Temporal answers "not found" to both, so a
 // description tells them apart.
-func DeliverWith(ctx context.Context, c client.Client, runID, topic, event string, d runtime.Delivery) error {
+func DeliverWith(ctx context.Context, c client.Client, runID, topic, event string, d runtime.Delivery) (err error) {
+	defer func() { err = contextEnded(ctx, err) }()
 	if runtime.PayloadNotJSON(d.Payload) {
 		// No await takes it (the run drops it, logged on its worker), and
 		// the runtime's publishers refuse to encode it: said to the sender.
 		return fmt.Errorf("%w: event %s/%s for run %q not delivered", runtime.ErrPayloadNotJSON, topic, event, runID)
 	}
-	err := c.SignalWorkflow(ctx, runID, "", SignalName(topic, event), SignalArg(d))
+	err = c.SignalWorkflow(ctx, runID, "", SignalName(topic, event), SignalArg(d))
 	if nf := (*serviceerror.NotFound)(nil); !errors.As(err, &nf) {
 		return err
 	}
@@ -107,9 +108,10 @@ func (r *Run[S]) ID() string { return r.id }
 // flowgen (terminated, timed out), which recorded no end, ends as Status
 // reads it (EndedOutside: failed), with an error saying so that wraps
 // Temporal's, and the zero state: Status has its last snapshot.
-func (r *Run[S]) Wait(ctx context.Context) (runtime.Result[S], error) {
+func (r *Run[S]) Wait(ctx context.Context) (_ runtime.Result[S], err error) {
+	defer func() { err = contextEnded(ctx, err) }()
 	res := runtime.Result[S]{RunID: r.id}
-	err := r.wr.Get(ctx, &res.State)
+	err = r.wr.Get(ctx, &res.State)
 	if err == nil {
 		res.Final = runtime.StateDone
 		return res, nil
@@ -163,7 +165,8 @@ func (r *Run[S]) endedOutside(ctx context.Context, err error) (runtime.RunState,
 // history is not over though its workflow is (terminated or timed out
 // from outside flowgen) reads the end EndedOutside says
 // (runtime.Status.EndedOutside), as lists of runs read it.
-func (r *Run[S]) Status(ctx context.Context) (runtime.Status, error) {
+func (r *Run[S]) Status(ctx context.Context) (_ runtime.Status, err error) {
+	defer func() { err = contextEnded(ctx, err) }()
 	h, err := r.History(ctx)
 	if err != nil {
 		return runtime.Status{}, err
@@ -229,7 +232,8 @@ func (r *Run[S]) AbortUnlessRollingBack(ctx context.Context) error {
 // it (AbortUpdate.Until). A workflow whose worker runs code older than the
 // update is cancelled, as before it: whether it then ends aborted is the
 // run's (one that was entering its rollback ends compensated).
-func AbortRun(ctx context.Context, c client.Client, runID string, check func(*workflowpb.WorkflowExecutionInfo) error) error {
+func AbortRun(ctx context.Context, c client.Client, runID string, check func(*workflowpb.WorkflowExecutionInfo) error) (err error) {
+	defer func() { err = contextEnded(ctx, err) }()
 	d, err := c.DescribeWorkflowExecution(ctx, runID, "")
 	if err != nil {
 		return RunError(err, runID)

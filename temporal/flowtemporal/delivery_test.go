@@ -13,11 +13,9 @@ import (
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
-	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/flowgen/flowgen/runtime"
-	"github.com/flowgen/flowgen/temporal/internal/testserver"
 )
 
 type paid struct {
@@ -218,12 +216,7 @@ func TestDeliverToNoRunOrARunOver(t *testing.T) {
 		runtime.WithIrreversible[paid]())))
 	f, err := New(def)
 	must(t, err)
-	ts := testserver.New(t)
-	c := ts.GetDefaultClient()
-	w := worker.New(c, "deliver", WorkerOptions(worker.Options{}))
-	f.Register(w)
-	must(t, w.Start())
-	defer w.Stop()
+	c := onServer(t, f, "deliver")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	run, err := Start(ctx, c, "Quick", paid{}, client.StartWorkflowOptions{ID: "quick-1", TaskQueue: "deliver"})

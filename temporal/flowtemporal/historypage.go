@@ -78,7 +78,8 @@ func QueryHistoryPageOf(ctx context.Context, c client.Client, runID string, q Hi
 // history read is one the run had, the events it recorded meanwhile
 // included up to the last page. A worker of older code is asked the
 // whole history at once (QueryHistory).
-func QueryHistoryOf(ctx context.Context, c client.Client, runID string) ([]runtime.Event, error) {
+func QueryHistoryOf(ctx context.Context, c client.Client, runID string) (_ []runtime.Event, err error) {
+	defer func() { err = contextEnded(ctx, err) }()
 	var h []runtime.Event
 	q := HistoryPageQuery{States: true}
 	for {

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/flowgen/flowgen/runtime"
+	"github.com/flowgen/flowgen/temporal/internal/testserver"
 )
 
 // Helpers of the tests that run flows on the SDK's test environment.
@@ -117,4 +118,16 @@ func wantEnd(t *testing.T, env *testsuite.TestWorkflowEnvironment, final runtime
 
 func hasLine(lines []string, prefix string) bool {
 	return slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, prefix) })
+}
+
+// onServer starts a Temporal server in the process with a worker of f on
+// task queue queue, both stopped when t ends, and returns its client.
+func onServer[S any](t *testing.T, f *Flow[S], queue string) client.Client {
+	t.Helper()
+	c := testserver.New(t).GetDefaultClient()
+	w := worker.New(c, queue, WorkerOptions(worker.Options{}))
+	f.Register(w)
+	must(t, w.Start())
+	t.Cleanup(w.Stop)
+	return c
 }
