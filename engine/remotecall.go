@@ -164,7 +164,9 @@ func (rm *remote) call(ctx context.Context, k handlerKey, step string, outcomes 
 	// as the registration's are, and an error's message is cut, so that a
 	// provider's answer of megabytes does not go into the history at each
 	// attempt (an answer's state is the run's, bounded as a start body).
-	if rsp.Error == nil && rsp.Outcome != "" {
+	// A rollback's outcome is ignored, whatever it is: it does not go to
+	// the run, and a rollback that did its work is not failed for it.
+	if rsp.Error == nil && rsp.Outcome != "" && !k.rollback {
 		if err := checkName("outcome", rsp.Outcome); err != nil {
 			return refused(err)
 		}
