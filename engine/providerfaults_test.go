@@ -229,3 +229,37 @@ func TestProviderReplicasDisagreeOnOutcomes(t *testing.T) {
 		t.Errorf("leases %+v, want replica a alone", ls)
 	}
 }
+
+// An answer whose status and headers came, and whose body the connection
+// cut short (a provider killed while it writes, a proxy that drops it),
+// says so, and how much came, in the run's history: before, it said
+// "reading the answer: connection closed before the answer", which
+// contradicts itself and sent the operator looking for a provider that
+// never answered.
+func TestProviderAnswerCutShortSaysSo(t *testing.T) {
+	fx, _ := providerFixtureLogged(t)
+	e := fx.start()
+	t.Cleanup(fx.stop)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte(`{"st`))
+		w.(http.Flusher).Flush()
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		conn.Close()
+	}))
+	defer srv.Close()
+	to := target{provider: "billing", h: provider.Handler{Name: "Bill.Check", URL: srv.URL}}
+	_, err := e.remote.post(t.Context(), to, "k", []byte(`{}`))
+	const want = "reading the answer: the connection closed after 4 of its 100 bytes"
+	if err == nil || err.Error() != want {
+		t.Errorf("post: %v, want %q", err, want)
+	}
+	if na := (*noAnswerError)(nil); !errors.As(err, &na) || na.unreachable || provider.IsPermanent(err) {
+		t.Errorf("post: %v: want a retryable failure, the replica not passed over", err)
+	}
+}

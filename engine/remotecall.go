@@ -386,7 +386,16 @@ func (rm *remote) post(ctx context.Context, t target, key string, body []byte) (
 	defer resp.Body.Close()
 	out, err := io.ReadAll(io.LimitReader(resp.Body, MaxProviderResponse+1))
 	if err != nil {
-		return nil, rm.noAnswer(ctx, t, "reading the answer", err)
+		na := rm.noAnswer(ctx, t, "reading the answer", err)
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			// Its status and headers came: the answer began, and the
+			// connection closed before its end, not before the answer.
+			na.what = fmt.Sprintf("reading the answer: the connection closed after %d bytes", len(out))
+			if resp.ContentLength >= 0 {
+				na.what = fmt.Sprintf("reading the answer: the connection closed after %d of its %d bytes", len(out), resp.ContentLength)
+			}
+		}
+		return nil, na
 	}
 	if len(out) > MaxProviderResponse {
 		err := fmt.Errorf("the answer is larger than %d bytes", MaxProviderResponse)
