@@ -28,11 +28,16 @@ func TestProviderBrokenAnswers(t *testing.T) {
 	for _, c := range []struct{ answer, says string }{
 		{`{"state": {"A": 1}`, "the answer is not a provider response"},
 		{`not json`, "the answer is not a provider response"},
+		// A proxy's page: where its JSON goes wrong, as a registration's.
+		{"<html>\n<body>502 Bad Gateway</body></html>", "the answer is not a provider response: invalid JSON at line 1, column 1: invalid character '<' looking for beginning of value"},
+		{"{}\n<html>", "the answer is not a provider response: data after the JSON value, at line 2, column 1"},
+		{`[{"state": {}}]`, "the answer is not a provider response: not a JSON object: found array"},
+		{`{"state": [1, 2]}`, "state is not a JSON object: found array"},
 		{`{"error": {"message": "m", "class": "fatal"}}`, `error class "fatal" is neither`},
 		{`{"state": [1, 2]}`, "state is not a JSON object"},
-		{`{"state": "s"}`, "state is not a JSON object"},
-		{`{"state": 7}`, "state is not a JSON object"},
-		{`{"state": true}`, "state is not a JSON object"},
+		{`{"state": "s"}`, "state is not a JSON object: found string"},
+		{`{"state": 7}`, "state is not a JSON object: found number"},
+		{`{"state": true}`, "state is not a JSON object: found boolean"},
 		{`{"outcome": 7}`, "the answer is not a provider response"},
 		{`{}{}`, "the answer is not a provider response"},
 		{`null`, "the answer is not a provider response"},
@@ -222,5 +227,39 @@ func TestProviderReplicasDisagreeOnOutcomes(t *testing.T) {
 	ls := e.Providers()
 	if len(ls) != 1 || fmt.Sprint(ls[0].Replicas) != "[a]" {
 		t.Errorf("leases %+v, want replica a alone", ls)
+	}
+}
+
+// An answer whose status and headers came, and whose body the connection
+// cut short (a provider killed while it writes, a proxy that drops it),
+// says so, and how much came, in the run's history: before, it said
+// "reading the answer: connection closed before the answer", which
+// contradicts itself and sent the operator looking for a provider that
+// never answered.
+func TestProviderAnswerCutShortSaysSo(t *testing.T) {
+	fx, _ := providerFixtureLogged(t)
+	e := fx.start()
+	t.Cleanup(fx.stop)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte(`{"st`))
+		w.(http.Flusher).Flush()
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		conn.Close()
+	}))
+	defer srv.Close()
+	to := target{provider: "billing", h: provider.Handler{Name: "Bill.Check", URL: srv.URL}}
+	_, err := e.remote.post(t.Context(), to, "k", []byte(`{}`))
+	const want = "reading the answer: the connection closed after 4 of its 100 bytes"
+	if err == nil || err.Error() != want {
+		t.Errorf("post: %v, want %q", err, want)
+	}
+	if na := (*noAnswerError)(nil); !errors.As(err, &na) || na.unreachable || provider.IsPermanent(err) {
+		t.Errorf("post: %v: want a retryable failure, the replica not passed over", err)
 	}
 }

@@ -164,7 +164,9 @@ func (rm *remote) call(ctx context.Context, k handlerKey, step string, outcomes 
 	// as the registration's are, and an error's message is cut, so that a
 	// provider's answer of megabytes does not go into the history at each
 	// attempt (an answer's state is the run's, bounded as a start body).
-	if rsp.Error == nil && rsp.Outcome != "" {
+	// A rollback's outcome is ignored, whatever it is: it does not go to
+	// the run, and a rollback that did its work is not failed for it.
+	if rsp.Error == nil && rsp.Outcome != "" && !k.rollback {
 		if err := checkName("outcome", rsp.Outcome); err != nil {
 			return refused(err)
 		}
@@ -384,7 +386,16 @@ func (rm *remote) post(ctx context.Context, t target, key string, body []byte) (
 	defer resp.Body.Close()
 	out, err := io.ReadAll(io.LimitReader(resp.Body, MaxProviderResponse+1))
 	if err != nil {
-		return nil, rm.noAnswer(ctx, t, "reading the answer", err)
+		na := rm.noAnswer(ctx, t, "reading the answer", err)
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			// Its status and headers came: the answer began, and the
+			// connection closed before its end, not before the answer.
+			na.what = fmt.Sprintf("reading the answer: the connection closed after %d bytes", len(out))
+			if resp.ContentLength >= 0 {
+				na.what = fmt.Sprintf("reading the answer: the connection closed after %d of its %d bytes", len(out), resp.ContentLength)
+			}
+		}
+		return nil, na
 	}
 	if len(out) > MaxProviderResponse {
 		err := fmt.Errorf("the answer is larger than %d bytes", MaxProviderResponse)

@@ -3,7 +3,10 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -135,4 +138,39 @@ func remotePayFixture(t *testing.T, tr stubTransport) (*Engine, *logtest.Buffer)
 		t.Fatal(err)
 	}
 	return e, logs
+}
+
+// A rollback's outcome is ignored (docs/engine.md#the-protocol), whatever
+// it is: a provider that answers every call alike, a rollback with a
+// sentence of an outcome, did its work, and the run is compensated.
+// Before, an outcome that is not a name (a space, more than 128 bytes)
+// failed the rollback for good and ended the run compensation_failed.
+func TestProviderRollbackOutcomeIgnored(t *testing.T) {
+	for _, out := range []string{"released, thanks", strings.Repeat("x", 200)} {
+		prov := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			var req provider.Request
+			_ = json.Unmarshal(b, &req)
+			switch {
+			case req.Rollback:
+				_ = json.NewEncoder(w).Encode(map[string]any{"outcome": out, "state": map[string]any{"Released": true}})
+			case req.Handler == "Check":
+				_, _ = w.Write([]byte(`{"outcome": "declined"}`))
+			default:
+				_, _ = w.Write([]byte(`{}`))
+			}
+		}))
+		_, e, srv := remoteFixture(t, ProviderOptions{})
+		if status, msg := putProvider(t, srv, "billing", `{"handlers": [{"name": "Reserve", "url": "`+prov.URL+`"},
+			{"name": "Check", "outcomes": ["declined"], "url": "`+prov.URL+`"},
+			{"name": "Release", "rollback": true, "url": "`+prov.URL+`"}]}`); status != 200 {
+			t.Fatalf("register: %d %s", status, msg)
+		}
+		st := runToEnd(t, e, "Bill")
+		prov.Close()
+		if st.State != runtime.StateCompensated {
+			h, _ := e.History(context.Background(), st.RunID)
+			t.Errorf("rollback answering outcome %.20q...: run %s, want compensated; history %+v", out, st.State, h)
+		}
+	}
 }

@@ -122,7 +122,8 @@ func (r *Response) Check() error {
 	if s := r.State; len(s) > 0 && string(s) != "null" {
 		var obj map[string]json.RawMessage
 		if err := json.Unmarshal(s, &obj); err != nil {
-			return errors.New("state is not a JSON object")
+			// s decoded as a member, so it is JSON: say which type.
+			return fmt.Errorf("state is not a JSON object: found %s", jsonKind(bytes.TrimLeft(s, " \t\r\n")[0]))
 		}
 	}
 	return nil
@@ -142,7 +143,13 @@ func DecodeStrict(b []byte, v any) error {
 		return errEmpty
 	}
 	if t[0] != '{' {
-		return errors.New("not a JSON object")
+		// A proxy's page in place of the provider's answer is told where
+		// its JSON goes wrong, as a broken object is; JSON of another
+		// type, by its type.
+		if err := CheckJSON(b); err != nil {
+			return err
+		}
+		return fmt.Errorf("not a JSON object: found %s", jsonKind(t[0]))
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
@@ -160,10 +167,36 @@ func DecodeStrict(b []byte, v any) error {
 		}
 		return decodeError(b, err)
 	}
+	end := dec.InputOffset()
 	if _, err := dec.Token(); err != io.EOF {
-		return errDataAfter
+		return dataAfter(b, end)
 	}
 	return exactNames(b, reflect.TypeOf(v))
+}
+
+// jsonKind names the JSON type of a value that starts with c.
+func jsonKind(c byte) string {
+	switch c {
+	case '[':
+		return "array"
+	case '"':
+		return "string"
+	case 'n':
+		return "null"
+	case 't', 'f':
+		return "boolean"
+	}
+	return "number"
+}
+
+// dataAfter says where the data after a value that ends at byte off of
+// b starts (an object followed by a proxy's page), as an error inside
+// the value is placed.
+func dataAfter(b []byte, off int64) error {
+	for off < int64(len(b)) && bytes.IndexByte([]byte(" \t\r\n"), b[off]) >= 0 {
+		off++
+	}
+	return fmt.Errorf("%w, at %s", errDataAfter, lineColumn(b, off+1))
 }
 
 // The errors of a body that is not one JSON value, but for where its
@@ -190,7 +223,7 @@ func CheckJSON(b []byte) error {
 	} else if err != nil {
 		return decodeError(b, err)
 	}
-	return errDataAfter
+	return dataAfter(b, dec.InputOffset())
 }
 
 // decodeError phrases err, an error of encoding/json decoding b, for

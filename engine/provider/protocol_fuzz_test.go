@@ -62,7 +62,23 @@ func strictReference(b []byte, v any) error {
 	case len(t) == 0:
 		return errors.New("no JSON object: the body is empty")
 	case t[0] != '{':
-		return errors.New("not a JSON object")
+		if err := CheckJSON(b); err != nil { // TestCheckJSON
+			return err
+		}
+		var x any
+		_ = json.Unmarshal(b, &x)
+		kind := map[bool]string{true: "null"}[x == nil]
+		switch x.(type) {
+		case []any:
+			kind = "array"
+		case string:
+			kind = "string"
+		case bool:
+			kind = "boolean"
+		case float64:
+			kind = "number"
+		}
+		return fmt.Errorf("not a JSON object: found %s", kind)
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
@@ -76,7 +92,18 @@ func strictReference(b []byte, v any) error {
 		return decodeError(b, err) // its phrasing: TestDecodeStrictTypeErrorsNameJSON
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return errors.New("data after the JSON value")
+		// The data after starts past the shortest prefix that is JSON,
+		// and the white space after it.
+		end := 1
+		for !json.Valid(b[:end]) {
+			end++
+		}
+		for end < len(b) && strings.ContainsRune(" \t\r\n", rune(b[end])) {
+			end++
+		}
+		line := 1 + bytes.Count(b[:end], []byte("\n"))
+		col := end - bytes.LastIndexByte(b[:end], '\n')
+		return fmt.Errorf("data after the JSON value, at line %d, column %d", line, col)
 	}
 	return namesByTokens(json.NewDecoder(bytes.NewReader(b)), reflect.TypeOf(v), "")
 }

@@ -25,6 +25,19 @@ var oneObjectCases = []struct{ in, err string }{
 	{`{"outcome": "ok"`, `invalid JSON: the body ends, at line 1, column 17, before its object does`},
 	{`{"outcome": "ok"} {}`, "data after the JSON value"},
 	{`{"outcome": "ok", "x": 1}`, `unknown member "x"`},
+	// A proxy's page instead of the provider's answer, or a registration
+	// that is not JSON at all, says where its JSON goes wrong too, not
+	// only that it is no object; JSON of another type says which.
+	{`<html><body>502 Bad Gateway</body></html>`, `invalid JSON at line 1, column 1: invalid character '<' looking for beginning of value`},
+	{"\n\n  Bad Gateway", `invalid JSON at line 3, column 3: invalid character 'B' looking for beginning of value`},
+	{`[] x`, `data after the JSON value, at line 1, column 4`},
+	{`null`, "not a JSON object: found null"},
+	{`[1]`, "not a JSON object: found array"},
+	{`"ok"`, "not a JSON object: found string"},
+	{` 7`, "not a JSON object: found number"},
+	{`false`, "not a JSON object: found boolean"},
+	// What follows the object is placed, as an error inside it is.
+	{"{\"outcome\": \"ok\"}\n<html>", "data after the JSON value, at line 2, column 1"},
 }
 
 func TestDecodeStrictWantsOneObject(t *testing.T) {
@@ -64,7 +77,7 @@ func TestCheckJSON(t *testing.T) {
 		{"{\n \"a\": 1,}", `invalid JSON at line 2, column 9: invalid character '}' looking for beginning of object key string`},
 		{`{"a": 1`, `invalid JSON: the body ends, at line 1, column 8, before its object does`},
 		{`[1, `, `invalid JSON: the body ends, at line 1, column 5, before its value does`},
-		{`{} {}`, "data after the JSON value"},
+		{`{} {}`, "data after the JSON value, at line 1, column 4"},
 	} {
 		err := CheckJSON([]byte(tc.in))
 		if tc.err == "" && err != nil || tc.err != "" && (err == nil || err.Error() != tc.err) {

@@ -142,7 +142,7 @@ type Options struct {
 	// handler no registered flow uses yet (the flow is not loaded yet, or
 	// the handler's name is misspelt), and its handlers' panics with
 	// their stacks, at most PanicLogBurst a PanicLogInterval (default:
-	// discard).
+	// slog.Default()).
 	Logger *slog.Logger
 	// MaxConns caps the connections ListenAndServe serves at once, idle
 	// keep-alive ones included (default DefaultMaxConns): each holds a
@@ -181,7 +181,10 @@ func New(opts Options) *Provider {
 		opts.Client = &http.Client{Timeout: 10 * time.Second}
 	}
 	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
+		// Not discarded: a provider written as the docs show it, with no
+		// Logger, would retry an engine it cannot reach for ever in
+		// silence, and its handlers' panics would leave no stack.
+		opts.Logger = slog.Default()
 	}
 	if opts.MaxConns <= 0 {
 		opts.MaxConns = DefaultMaxConns

@@ -62,3 +62,22 @@ func TestKeepLeaseLogsRegistrations(t *testing.T) {
 		t.Errorf("log:\n%s\nhas %d Info lines, want the 2 registrations' (no renewal's)", got, n)
 	}
 }
+
+// A provider written as docs/engine.md shows it, with no Logger, logs to
+// slog.Default(), as httpcall does: before, the default discarded every
+// line, so that a provider whose engine answered nothing (a wrong port)
+// retried for ever in silence, and a handler's panic left no stack.
+func TestKeepLeaseLogsToSlogDefaultWithoutLogger(t *testing.T) {
+	var logs logtest.Buffer
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
+	f := &fakeEngine{}
+	eng := httptest.NewServer(f.handler(t))
+	defer eng.Close()
+	p := newBillingWith(Options{Replica: "r1", Engine: eng.URL, TTL: 300 * time.Millisecond})
+	hs := p.Handlers(func(h *Handler) { h.URL = "http://127.0.0.1:9/" + h.Name })
+	keepLeaseUntil(t, p, hs, f, "PUT RENEW")
+	if got := logs.String(); !strings.Contains(got, `level=INFO msg="provider registered" provider=billing replica=r1`) {
+		t.Errorf("slog.Default() got:\n%s\nwant the registration's line", got)
+	}
+}
