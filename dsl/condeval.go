@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/flowgen/flowgen/internal/jsonscan"
 )
 
 // Eval reports whether c holds on a JSON state, whose fields field
@@ -138,7 +140,7 @@ func (c *Cond) read(field func(string) json.RawMessage) (json.RawMessage, error)
 			return nil, nil
 		}
 		if raw[0] != '{' {
-			return nil, fmt.Errorf("state field %q is %s, not an object with a member %q", c.PathTo(i), jsonKind(raw), m.Name)
+			return nil, fmt.Errorf("state field %q is %s, not an object with a member %q", c.PathTo(i), jsonscan.Kind(raw), m.Name)
 		}
 		var obj map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &obj); err != nil {
@@ -169,7 +171,7 @@ func (c *Cond) decodeField(field func(string) json.RawMessage, want string, v an
 		ok = (raw[0] == '-' || '0' <= raw[0] && raw[0] <= '9') && json.Unmarshal(raw, v) == nil
 	}
 	if !ok {
-		return fmt.Errorf("state field %q is %s, not %s", c.Path(), jsonKind(raw), want)
+		return fmt.Errorf("state field %q is %s, not %s", c.Path(), jsonscan.Kind(raw), want)
 	}
 	return nil
 }
@@ -196,24 +198,7 @@ func (c *Cond) durationField(field func(string) json.RawMessage) (time.Duration,
 	if json.Unmarshal(raw, &n) == nil {
 		return time.Duration(n), nil
 	}
-	return 0, fmt.Errorf("state field %q is %s, not a duration (a string such as \"90m\", or nanoseconds)", c.Path(), jsonKind(raw))
-}
-
-// jsonKind names the type of a JSON value for messages.
-func jsonKind(raw []byte) string {
-	switch c := raw[0]; {
-	case c == '"':
-		return "a string"
-	case c == 't' || c == 'f':
-		return "a bool"
-	case c == '{':
-		return "an object"
-	case c == '[':
-		return "an array"
-	case c == '-' || '0' <= c && c <= '9':
-		return "a number"
-	}
-	return "not JSON"
+	return 0, fmt.Errorf("state field %q is %s, not a duration (a string such as \"90m\", or nanoseconds)", c.Path(), jsonscan.Kind(raw))
 }
 
 // compareDecimal compares two numbers in decimal notation (JSON's, and a

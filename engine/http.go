@@ -489,20 +489,6 @@ func headerGiven(r *http.Request, name string) (string, bool, error) {
 	return r.Header.Get(name), ok, nil
 }
 
-func jsonKind(b []byte) string {
-	switch b[0] {
-	case '[':
-		return "an array"
-	case '"':
-		return "a string"
-	case 't', 'f':
-		return "a boolean"
-	case 'n':
-		return "null"
-	}
-	return "a number"
-}
-
 // The page of GET /runs/{id}/history: ?limit= events from 1 to
 // MaxHistoryLimit, by default as many, and past a page's first event at
 // most MaxHistoryPageBytes of states, payloads and errors

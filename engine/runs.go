@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/flowgen/flowgen/engine/provider"
+	"github.com/flowgen/flowgen/internal/jsonscan"
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
 )
@@ -99,7 +100,7 @@ func clientState(fe *flowEntry, body json.RawMessage) (json.RawMessage, error) {
 		return nil, fmt.Errorf("%w: the state of flow %q: %v", ErrBadState, fe.name, err)
 	}
 	if fe.def != nil && state[0] != '{' {
-		return nil, fmt.Errorf("%w: the state of flow %q must be a JSON object, found %s", ErrBadState, fe.name, jsonKind(state))
+		return nil, fmt.Errorf("%w: the state of flow %q must be a JSON object, found %s", ErrBadState, fe.name, jsonscan.Kind(state))
 	}
 	return state, nil
 }

@@ -123,7 +123,7 @@ func (r *Response) Check() error {
 		var obj map[string]json.RawMessage
 		if err := json.Unmarshal(s, &obj); err != nil {
 			// s decoded as a member, so it is JSON: say which type.
-			return fmt.Errorf("state is not a JSON object: found %s", jsonKind(bytes.TrimLeft(s, " \t\r\n")[0]))
+			return fmt.Errorf("state is not a JSON object: found %s", jsonscan.Kind(s))
 		}
 	}
 	return nil
@@ -149,7 +149,7 @@ func DecodeStrict(b []byte, v any) error {
 		if err := CheckJSON(b); err != nil {
 			return err
 		}
-		return fmt.Errorf("not a JSON object: found %s", jsonKind(t[0]))
+		return fmt.Errorf("not a JSON object: found %s", jsonscan.Kind(t))
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
@@ -172,21 +172,6 @@ func DecodeStrict(b []byte, v any) error {
 		return dataAfter(b, end)
 	}
 	return exactNames(b, reflect.TypeOf(v))
-}
-
-// jsonKind names the JSON type of a value that starts with c.
-func jsonKind(c byte) string {
-	switch c {
-	case '[':
-		return "array"
-	case '"':
-		return "string"
-	case 'n':
-		return "null"
-	case 't', 'f':
-		return "boolean"
-	}
-	return "number"
 }
 
 // dataAfter says where the data after a value that ends at byte off of

@@ -70,13 +70,13 @@ func strictReference(b []byte, v any) error {
 		kind := map[bool]string{true: "null"}[x == nil]
 		switch x.(type) {
 		case []any:
-			kind = "array"
+			kind = "an array"
 		case string:
-			kind = "string"
+			kind = "a string"
 		case bool:
-			kind = "boolean"
+			kind = "a boolean"
 		case float64:
-			kind = "number"
+			kind = "a number"
 		}
 		return fmt.Errorf("not a JSON object: found %s", kind)
 	}

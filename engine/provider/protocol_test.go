@@ -32,10 +32,10 @@ var oneObjectCases = []struct{ in, err string }{
 	{"\n\n  Bad Gateway", `invalid JSON at line 3, column 3: invalid character 'B' looking for beginning of value`},
 	{`[] x`, `data after the JSON value, at line 1, column 4`},
 	{`null`, "not a JSON object: found null"},
-	{`[1]`, "not a JSON object: found array"},
-	{`"ok"`, "not a JSON object: found string"},
-	{` 7`, "not a JSON object: found number"},
-	{`false`, "not a JSON object: found boolean"},
+	{`[1]`, "not a JSON object: found an array"},
+	{`"ok"`, "not a JSON object: found a string"},
+	{` 7`, "not a JSON object: found a number"},
+	{`false`, "not a JSON object: found a boolean"},
 	// What follows the object is placed, as an error inside it is.
 	{"{\"outcome\": \"ok\"}\n<html>", "data after the JSON value, at line 2, column 1"},
 }

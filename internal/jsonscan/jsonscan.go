@@ -113,3 +113,34 @@ func stringEnd(b []byte, i int) int {
 func numberByte(c byte) bool {
 	return '0' <= c && c <= '9' || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-'
 }
+
+// Kind names the JSON type of the value b starts with (white space
+// before it skipped), with its article, for an error that says what a
+// value is where another was wanted: "an object", "an array", "a
+// string", "a number", "a boolean", "null"; "nothing" for no value, and
+// "not JSON" for a start no JSON value has. It is the one home of those
+// words, which the engine, the provider protocol and a choose's
+// conditions say.
+func Kind(b []byte) string {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\r' || b[0] == '\n') {
+		b = b[1:]
+	}
+	if len(b) == 0 {
+		return "nothing"
+	}
+	switch c := b[0]; {
+	case c == '{':
+		return "an object"
+	case c == '[':
+		return "an array"
+	case c == '"':
+		return "a string"
+	case c == 't' || c == 'f':
+		return "a boolean"
+	case c == 'n':
+		return "null"
+	case c == '-' || '0' <= c && c <= '9':
+		return "a number"
+	}
+	return "not JSON"
+}

@@ -138,3 +138,16 @@ func checkEach(t *testing.T, b []byte) {
 		t.Fatalf("%q: Each yields %q, a Decoder %q", b, got, want)
 	}
 }
+
+func TestKind(t *testing.T) {
+	for in, want := range map[string]string{
+		` {"a": 1}`: "an object", "[1]": "an array", `"s"`: "a string", "-1": "a number", "7": "a number",
+		"true": "a boolean", "false": "a boolean", "\n null": "null", "": "nothing", " \t": "nothing", "<html>": "not JSON",
+		// A separator of Next's is no white space here: ",1" is no number.
+		",1": "not JSON",
+	} {
+		if got := Kind([]byte(in)); got != want {
+			t.Errorf("Kind(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
