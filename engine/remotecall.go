@@ -387,13 +387,10 @@ func (rm *remote) post(ctx context.Context, t target, key string, body []byte) (
 	out, err := io.ReadAll(io.LimitReader(resp.Body, MaxProviderResponse+1))
 	if err != nil {
 		na := rm.noAnswer(ctx, t, "reading the answer", err)
-		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		if what, ok := neterr.CutShort(err, len(out), resp.ContentLength); ok {
 			// Its status and headers came: the answer began, and the
 			// connection closed before its end, not before the answer.
-			na.what = fmt.Sprintf("reading the answer: the connection closed after %d bytes", len(out))
-			if resp.ContentLength >= 0 {
-				na.what = fmt.Sprintf("reading the answer: the connection closed after %d of its %d bytes", len(out), resp.ContentLength)
-			}
+			na.what = "reading the answer: " + what
 		}
 		return nil, na
 	}

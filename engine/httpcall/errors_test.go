@@ -37,6 +37,12 @@ func TestCallErrorsNameNoAddress(t *testing.T) {
 		case "/base/Hangup": // the connection closes before an answer
 			conn, _, _ := w.(http.Hijacker).Hijack()
 			conn.Close()
+		case "/base/Cut": // the answer begins, and its body is cut short
+			w.Header().Set("Content-Length", "100")
+			_, _ = w.Write([]byte(`{"id`))
+			w.(http.Flusher).Flush()
+			conn, _, _ := w.(http.Hijacker).Hijack()
+			conn.Close()
 		}
 	}))
 	defer srv.Close()
@@ -54,6 +60,10 @@ func TestCallErrorsNameNoAddress(t *testing.T) {
 	}{
 		{"refused", New(Static{"customers": "http://" + refused + "/base"}, WithLogger(log)), "Create", "customers Create: connection refused", refused, false, syscall.ECONNREFUSED},
 		{"closed", New(Static{"customers": srv.URL + "/base"}, WithLogger(log)), "Hangup", "customers Hangup: connection closed before the answer", up, false, io.EOF},
+		// Not "closed before the answer": it began (neterr.CutShort, as
+		// a provider's answer cut short is said). The body's read error
+		// holds no address: the log names the service and endpoint.
+		{"cut", New(Static{"customers": srv.URL + "/base"}, WithLogger(log)), "Cut", "customers Cut: reading the response: the connection closed after 4 of its 100 bytes", "", false, io.ErrUnexpectedEOF},
 		{"redirect", New(Static{"customers": srv.URL + "/base"}, WithLogger(log)), "Away", "customers Away: redirect to another host refused", strings.TrimPrefix(other.URL, "http://"), true, ErrRedirect},
 		{"outside", New(Static{"customers": srv.URL + "/base"}, WithLogger(log), WithPath(func(string) string { return "/../admin" })), "Create", "customers Create: endpoint outside the service's base URL", up, true, ErrEndpoint},
 	} {

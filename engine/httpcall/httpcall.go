@@ -424,7 +424,13 @@ func (c *Caller) Call(ctx context.Context, service, endpoint string, req, rsp an
 	data, err := io.ReadAll(r)
 	if err != nil {
 		span.transportFailed(ctx, err)
-		return c.failed(ctx, service, endpoint, "reading the response", err)
+		ce := c.failed(ctx, service, endpoint, "reading the response", err)
+		if what, ok := neterr.CutShort(err, len(data), res.ContentLength); ok {
+			// The answer began (its status came): it was cut short, not
+			// missing, which "closed before the answer" would say.
+			ce.What = "reading the response: " + what
+		}
+		return ce
 	}
 	tooLarge := c.limits.MaxResponseBytes > 0 && int64(len(data)) > c.limits.MaxResponseBytes
 	if tooLarge {

@@ -8,6 +8,7 @@ package neterr
 import (
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/url"
@@ -54,6 +55,22 @@ func Describe(err error) string {
 		return "the service's URL does not parse"
 	}
 	return "request failed (the server's log has the cause)"
+}
+
+// CutShort says what went wrong in err, the error of reading the body of
+// an answer whose status and headers came (read bytes of it read, and
+// length the bytes its Content-Length announced, -1 for none), when the
+// connection closed before the body's end: Describe's "connection closed
+// before the answer" would say that no answer began. ok is false for
+// another error, which Describe says.
+func CutShort(err error, read int, length int64) (what string, ok bool) {
+	if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return "", false
+	}
+	if length >= 0 {
+		return fmt.Sprintf("the connection closed after %d of its %d bytes", read, length), true
+	}
+	return fmt.Sprintf("the connection closed after %d bytes", read), true
 }
 
 // Unreachable says whether err, the error of an HTTP request that got no
