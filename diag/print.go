@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"unicode"
@@ -150,3 +151,26 @@ func isBidi(r rune) bool {
 
 // IsBidi is exported for the lexer, which rejects these characters outright.
 func IsBidi(r rune) bool { return isBidi(r) }
+
+// LogWarnings writes each diagnostic of l, a service's loading of its
+// flows that succeeded (its warnings: an error would have failed it), as
+// one line of the service's structured log (Warn, the diagnostic's
+// one-line text, and its hint as an attribute), where its other lines go: an operator's
+// log collector reads them there, and a caret under a source line, which
+// Report draws for a user at a terminal, would split one warning over
+// lines the collector takes for several. A load that failed is Report's:
+// its errors are why the service stops, printed as check prints them.
+// flowgen serve and flowgen-temporal serve both report so.
+func LogWarnings(log *slog.Logger, l List) {
+	for _, d := range l {
+		var attrs []any
+		if d.Hint != "" {
+			attrs = append(attrs, "hint", d.Hint) // String leaves it out
+		}
+		if d.Severity == Error {
+			log.Error(d.String(), attrs...)
+			continue
+		}
+		log.Warn(d.String(), attrs...)
+	}
+}

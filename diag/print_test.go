@@ -1,6 +1,7 @@
 package diag
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -271,5 +272,21 @@ func TestFprintCaretAfterWideCharacters(t *testing.T) {
 	want := "    " + strings.Repeat(" ", 11+4+7+2+3+0+1) + "^"
 	if lines[2] != want {
 		t.Errorf("caret line %q, want %q (under %q)", lines[2], want, lines[1])
+	}
+}
+
+// LogWarnings writes each diagnostic as one line of a structured log, its
+// hint an attribute (Diagnostic.String leaves the hint out).
+func TestLogWarnings(t *testing.T) {
+	var b strings.Builder
+	log := slog.New(slog.NewTextHandler(&b, nil))
+	LogWarnings(log, List{
+		Warnf(Range{Start: Pos{File: "w.json", Line: 2, Column: 3}}, "unreachable", "step %q is unreachable", "B").WithHint("add a transition to it"),
+		Warnf(Range{Start: Pos{File: "w.json", Line: 5, Column: 1}}, "no-provider", "no provider serves %q yet", "C"),
+	})
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "level=WARN") || !strings.Contains(lines[0], `step \"B\" is unreachable`) ||
+		!strings.Contains(lines[0], `hint="add a transition to it"`) || strings.Contains(lines[1], "hint=") {
+		t.Fatalf("LogWarnings wrote:\n%s", b.String())
 	}
 }

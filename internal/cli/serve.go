@@ -442,9 +442,7 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) (err e
 	if err != nil {
 		return &loadError{ds: ds, err: err}
 	}
-	for _, d := range ds { // warnings: Go handlers no provider serves yet
-		log.Warn(d.String())
-	}
+	diag.LogWarnings(log, ds) // such as Go handlers no provider serves yet
 	// The address before the engine: started, its consumers take what
 	// waits on the broker (NATS: a trigger's events, the awaits' of its
 	// -id) into the store and acknowledge it, and a start that failed

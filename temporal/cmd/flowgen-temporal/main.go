@@ -303,12 +303,13 @@ func serve(ctx context.Context, cfg config, ready func(addr string)) error {
 		return err
 	}
 	ds, err := eng.LoadFlowsDir()
-	// Errors and warnings (a Go step is an error here: NoGoHandlers), as
-	// flowgen check prints them: with the source line and a caret.
-	diag.Report(cfg.stderr, ds, diag.ReadFiles)
 	if err != nil {
+		// The errors (a Go step is one here: NoGoHandlers), as flowgen
+		// check prints them: with the source line and a caret.
+		diag.Report(cfg.stderr, ds, diag.ReadFiles)
 		return err
 	}
+	diag.LogWarnings(log, ds) // in the log, as flowgen serve's are
 	// The address before the worker and the engine: started, they write
 	// to the cluster (the engine makes its flows' schedules), and a start
 	// refused then (the address taken) would leave that behind.
