@@ -184,8 +184,9 @@ func (f *Flow[S]) ID() string { return f.id }
 // white space or a control character (stepIDError), IDs and routed
 // outcomes that are not valid UTF-8, steps without Exec, a choice
 // (NewChoice) whose Next leaves one of its outcomes unrouted, and
-// registration after the first run; and, wrapping ErrNotConfigured, steps
-// that need an option the flow lacks (checkNeeds) and calls of a flow that
+// registration after the first run; and, wrapping ErrNotConfigured, an
+// option given a nil pointer (checkNilOptions), steps that need an option
+// the flow lacks (checkNeeds) and calls of a flow that
 // could not find its child runs again (checkCallSinks). Transition
 // targets are checked when the flow first starts.
 func (f *Flow[S]) Register(steps ...*Step[S]) error {
@@ -214,6 +215,9 @@ func (f *Flow[S]) Register(steps ...*Step[S]) error {
 			return fmt.Errorf("%w: duplicate step %q", ErrDefinition, st.ID)
 		}
 		seen[st.ID] = true
+	}
+	if err := f.checkNilOptions(); err != nil {
+		return err
 	}
 	if err := f.checkNeeds(all); err != nil {
 		return err

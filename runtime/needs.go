@@ -27,6 +27,37 @@ func (st *Step[S]) needed() needs {
 	return n
 }
 
+// checkNilOptions returns an error wrapping ErrNotConfigured for each
+// option of f given a nil pointer or func inside its interface (IsNil, the
+// rule generated constructors apply to handlers and ports): a `var st
+// *store.Store` or `var bus *MemoryBus` never set passes the options'
+// `== nil` tests, and the run panics when it first uses it, after the
+// steps before had done their work (a nil Subscriber at the first await
+// takes the process down). Such an option is a mistake whether or not a
+// step needs it, so it is refused always.
+func (f *Flow[S]) checkNilOptions() error {
+	o := &f.opts
+	var errs []error
+	for _, opt := range []struct {
+		name string
+		v    any
+	}{
+		{"WithSink", o.sink},
+		{"WithClock", o.clock},
+		{"WithCaller", o.caller},
+		{"WithPublisher", o.pub},
+		{"WithSubscriber", o.sub},
+		{"WithObserver", o.observer},
+		{"WithChildren", o.children},
+	} {
+		if opt.v != nil && IsNil(opt.v) {
+			errs = append(errs, fmt.Errorf("%w: flow %q: %s got a nil %T: give it one that is set, or leave the option out",
+				ErrNotConfigured, f.id, opt.name, opt.v))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // checkNeeds returns an error wrapping ErrNotConfigured that names, for each
 // of the Caller, Publisher and Subscriber the flow lacks, the steps that
 // need it: a flow that would fail at its first rpc, publication or await
