@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime/debug"
 	"sync"
 	"time"
 )
@@ -213,8 +214,16 @@ func (r *Run[S]) timerFired(p *parking, kind wakeKind) func() {
 // the run's timer ends, even when it has not fired yet. A delivery that
 // does not say when it was received is received as the run hears of it,
 // on the flow's clock: after a restart over the deadline it is refused
-// too, so that the deadline holds whatever the restarts.
+// too, so that the deadline holds whatever the restarts. A Subscribe that
+// panics fails as one that returns an error (a *PanicError), as a step's
+// action does: it runs on the run's goroutine, where a panic would take
+// the whole process down.
 func (r *Run[S]) subscribe(p *parking) (cancel func(), err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			cancel, err = nil, &PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
 	return r.env.opts.sub.Subscribe(r.quiet, p.wait, func(msg Delivery) bool {
 		received := msg.Received
 		if received.IsZero() {
