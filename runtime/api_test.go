@@ -191,8 +191,11 @@ func TestStatusAbortAndLifecycle(t *testing.T) {
 	if err := run.Abort(); !errors.Is(err, runtime.ErrFinished) {
 		t.Errorf("Abort after the end: %v", err)
 	}
-	if err := f.Abort("r"); !errors.Is(err, runtime.ErrUnknownRun) {
-		t.Errorf("Flow.Abort of a finished run: %v", err)
+	// Its text says why the run is unknown to Abort and what to do, where
+	// it read "unknown run" of a run Status shows.
+	if err := f.Abort("r"); !errors.Is(err, runtime.ErrUnknownRun) ||
+		!strings.Contains(err.Error(), `"r" is not live in this process`) || !strings.Contains(err.Error(), "RequestAbort") {
+		t.Errorf("Flow.Abort of a finished run: %v; want ErrUnknownRun saying it is not live here, and RequestAbort", err)
 	}
 	st, err = f.Status(ctx, "r")
 	if err != nil || st.State != runtime.StateAborted || st.Step != "B" || st.Err != runtime.ErrAborted.Error() {

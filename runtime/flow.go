@@ -359,11 +359,17 @@ func (f *Flow[S]) Status(ctx context.Context, runID string) (Status, error) {
 	return Replay(h)
 }
 
-// Abort aborts a live run (see Run.Abort).
+// Abort aborts a live run (see Run.Abort). A run that is not live here
+// (over, or not started or resumed in this process) is ErrUnknownRun,
+// whose text says so and what to do: a service that restarted and aborts
+// a run its store holds before ResumeAll would otherwise read "unknown
+// run" of a run its Status shows.
 func (f *Flow[S]) Abort(runID string) error {
 	r, ok := f.Run(runID)
 	if !ok {
-		return fmt.Errorf("%w: %q", ErrUnknownRun, runID)
+		return fmt.Errorf("%w: %q is not live in this process: Flow.Abort knows only the runs started or resumed here "+
+			"(one that ended cannot be aborted; one a store holds is resumed by ResumeAll, or aborted by the store's RequestAbort and then ResumeAll)",
+			ErrUnknownRun, runID)
 	}
 	return r.Abort()
 }
