@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -174,6 +175,9 @@ func checkStep[S any](st *Step[S]) error {
 	case st.Irreversible && st.Rollback != nil:
 		return fmt.Errorf("%w: step %q is irreversible but has a rollback", ErrDefinition, st.ID)
 	}
+	if err := checkDurations(st); err != nil {
+		return err
+	}
 	for out := range st.Next {
 		switch {
 		case out == "":
@@ -187,6 +191,42 @@ func checkStep[S any](st *Step[S]) error {
 		}
 	}
 	return checkChoice(st)
+}
+
+// checkDurations refuses a negative timeout, deadline or backoff bound
+// of st. Each is read as "> 0, else none", so a negative one was a bound
+// that silently bound nothing: NewAwait(..., -time.Hour) waited forever
+// where its documentation says a timeout that has passed ends the step,
+// and a negative Timeout, Deadline or Max left attempts and backoffs
+// unbounded. A Sleep's For is Register's own case above.
+func checkDurations[S any](st *Step[S]) error {
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"Timeout", st.Timeout},
+		{"Deadline", st.Deadline},
+		{"RollbackTimeout", st.RollbackTimeout},
+		{"Retry.Initial", st.Retry.Initial},
+		{"Retry.Max", st.Retry.Max},
+		{"RollbackRetry.Initial", st.RollbackRetry.Initial},
+		{"RollbackRetry.Max", st.RollbackRetry.Max},
+		{"Await.Timeout", awaitTimeout(st.Await)},
+		{"RollbackAwait.Timeout", awaitTimeout(st.RollbackAwait)},
+	} {
+		if d.v < 0 {
+			return fmt.Errorf("%w: step %q: %s %v is negative: a timeout, deadline or backoff is positive, or 0 for none",
+				ErrDefinition, st.ID, d.name, d.v)
+		}
+	}
+	return nil
+}
+
+func awaitTimeout[S any](a *Await[S]) time.Duration {
+	if a == nil {
+		return 0
+	}
+	return a.Timeout
 }
 
 // notUTF8 is the error of a name of the flow (what) that is not UTF-8.

@@ -182,7 +182,8 @@ func (f *Flow[S]) ID() string { return f.id }
 // Register adds steps in order. It rejects nil steps, empty, reserved
 // (done, fail, rollback) or duplicate IDs, IDs with ':', '/', '#', '@',
 // white space or a control character (stepIDError), IDs and routed
-// outcomes that are not valid UTF-8, steps without Exec, a choice
+// outcomes that are not valid UTF-8, steps without Exec, negative
+// timeouts, deadlines and backoff bounds (checkDurations), a choice
 // (NewChoice) whose Next leaves one of its outcomes unrouted, and
 // registration after the first run; and, wrapping ErrNotConfigured, an
 // option given a nil pointer (checkNilOptions), steps that need an option
