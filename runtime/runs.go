@@ -41,7 +41,9 @@ func CheckListedFlow(flow string) error {
 //
 // A run whose history cannot be loaded or does not fit f (a renamed or
 // removed step) is skipped; the other runs are resumed all the same. The
-// error joins one error per skipped run, each naming it.
+// error joins one error per skipped run, each naming it. A flow that
+// does not emit where runs keeps the histories resumes none
+// (checkResumeSink).
 func (f *Flow[S]) ResumeAll(ctx context.Context, runs RunLister) ([]*Run[S], error) {
 	if ctx == nil {
 		ctx = context.Background()
@@ -51,6 +53,9 @@ func (f *Flow[S]) ResumeAll(ctx context.Context, runs RunLister) ([]*Run[S], err
 	}
 	ids, err := runs.RunIDs(ctx, f.id, StatePending, StateRunning, StateWaiting, StateRollingBack)
 	if err != nil {
+		return nil, err
+	}
+	if err := f.checkResumeSink(ctx, ids); err != nil {
 		return nil, err
 	}
 	out := make([]*Run[S], 0, len(ids))
@@ -87,6 +92,34 @@ func (f *Flow[S]) ResumeAll(ctx context.Context, runs RunLister) ([]*Run[S], err
 		out = append(out, r)
 	}
 	return out, errors.Join(errs...)
+}
+
+// checkResumeSink refuses to resume runs into a sink that does not hold
+// their histories: without WithSink (no sink that loads histories), or
+// with another sink than the store listed (a MemorySink beside the
+// store), the resumed runs' events would go where the next ResumeAll
+// does not look, and it would resume the same histories again, running
+// their completed steps a second time. The sink must hold the first run
+// listed; a sink of the same store (or a FanOut that loads from it) does.
+func (f *Flow[S]) checkResumeSink(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if f.opts.loader == nil {
+		return fmt.Errorf("%w: ResumeAll of flow %q, whose sink keeps no histories: build the flow WithSink of the store it resumes from, "+
+			"so that the resumed runs' events continue their histories", ErrNotConfigured, f.id)
+	}
+	var err error
+	if c, ok := f.opts.loader.(HistoryCounter); ok {
+		_, err = c.HistoryLen(ctx, ids[0])
+	} else {
+		_, err = f.opts.loader.LoadHistory(ctx, ids[0])
+	}
+	if errors.Is(err, ErrUnknownRun) {
+		return fmt.Errorf("%w: ResumeAll of flow %q: its sink does not hold run %q, which the RunLister lists: "+
+			"resume from the store the flow emits to (WithSink), so that the resumed runs' events continue their histories", ErrNotConfigured, f.id, ids[0])
+	}
+	return nil // another error is the run's, which ResumeAll reports when it loads it
 }
 
 // Runs returns the IDs of f's runs that runs holds whose run state is one

@@ -34,7 +34,8 @@ var (
 // again, the step that was running runs again with the same idempotency
 // key, a rollback in progress continues, and the state comes from the last
 // snapshot. The flow must emit to the same store (runtime.WithSink), so the
-// resumed runs' events continue their histories. With a *Store or *Memory
+// resumed runs' events continue their histories: a flow whose sink does
+// not hold them resumes none (runtime.ErrNotConfigured). With a *Store or *Memory
 // it is flow.ResumeAll(ctx, src) (runtime.Flow.ResumeAll).
 //
 // A run whose history cannot be loaded or does not fit the flow (a renamed
