@@ -962,7 +962,7 @@
     // longest history it took seconds to draw a change, such as a row
     // picked.
     var events = [], lastSeq = 0, selectedRow = null, first = 0, follow = true;
-    var marks = { woken: {}, gate_closed: {}, cancelled: {}, interrupted: 0, branches: {} };
+    var marks = { woken: {}, gate_closed: {}, cancelled: {}, interrupted: 0, abort: 0, branches: {} };
     var tbody = el("tbody");
     timeline.appendChild(el("thead", null, [el("tr", null, ["#", "Time (UTC)", "Step", "From → To", "Attempt", "Outcome", "Error"].map(function (h) { return el("th", { text: h }); }))]));
     timeline.appendChild(tbody);
@@ -1034,16 +1034,20 @@
     // gated rollback's provider came ("woken"); an event that took an
     // attempt back to its wait failed nothing ("gate closed"); an abort that cut a step
     // short is "interrupted", as the diagram lights it, and so is the end
-    // of each parallel branch it cut short; a branch cut
+    // of each parallel branch it cut short; an abort that cut no step
+    // short (the run waited) is "aborted": either is no failure, the
+    // abort was asked for (the server's "abort"); a branch cut
     // short because another failed is "cancelled", as the branches'
     // table says, not red: its error or timeout is no failure of its own.
     function isCancelled(e) { return !!marks.cancelled[e.seq]; }
     function isInterrupted(e) { return e.seq === marks.interrupted || !!marks.branches[e.seq]; }
+    function isAbort(e) { return e.seq === marks.abort; }
     function stepOf(e) { return e.step || ""; }
     function branchOf(e) { return e.branch ? (e.branch === e.step ? " (branch)" : " (branch " + e.branch + ")") : ""; }
     function outcome(e) {
       if (isInterrupted(e)) return "interrupted";
       if (isCancelled(e)) return "cancelled";
+      if (isAbort(e) && !e.outcome) return "aborted";
       return e.outcome || (marks.woken[e.seq] ? "woken" : marks.gate_closed[e.seq] ? "gate closed" : "");
     }
     // appendPage adds a page of the history (an answer of GET
@@ -1053,6 +1057,7 @@
       (b.gate_closed || []).forEach(function (s) { marks.gate_closed[s] = true; });
       (b.cancelled || []).forEach(function (s) { marks.cancelled[s] = true; });
       if (b.interrupted) marks.interrupted = b.interrupted;
+      if (b.abort) marks.abort = b.abort;
       (b.interrupted_branches || []).forEach(function (s) { marks.branches[s] = true; });
       (b.events || []).forEach(function (e) {
         if (e.seq <= lastSeq) return; // read already
@@ -1119,10 +1124,10 @@
       // A failed attempt that its step tries again (outcome retry) failed
       // nothing yet: its error reads as the head's retry note does, not
       // in the red of a failure.
-      // Nor is the abort that cut a step short (interrupted), nor a
-      // branch it cut short: the run is aborting, not failing; its row
-      // is grey, as its step's box.
-      if (e.error && !isCancelled(e) && e.outcome !== "retry" && !isInterrupted(e)) cls.push("ev-error");
+      // Nor is the abort, whether it cut a step short (interrupted) or a
+      // wait, nor a branch it cut short: the run is aborting, not
+      // failing; its row is grey, as its step's box.
+      if (e.error && !isCancelled(e) && e.outcome !== "retry" && !isInterrupted(e) && !isAbort(e)) cls.push("ev-error");
       if (/:rollback$/.test(e.from) || /:rollback$/.test(e.to)) cls.push("ev-rollback");
       if (e.outcome === "retry") cls.push("ev-retry");
       var pick = function () { select(selected === e.seq ? 0 : e.seq); };
@@ -1156,7 +1161,7 @@
           el("div", { "class": "one-line", title: e.from + " → " + e.to }, [el("span", { "class": "from", text: e.from }), " → " + e.to])]),
         el("td", { text: e.attempt ? String(e.attempt) : "" }),
         el("td", { text: outcome(e), title: isCancelled(e) ? "the attempt's own outcome: " + e.outcome : null }),
-        el("td", { "class": "err-col" + (isCancelled(e) || isInterrupted(e) ? " muted" : ""), text: e.error || "" })
+        el("td", { "class": "err-col" + (isCancelled(e) || isInterrupted(e) || isAbort(e) ? " muted" : ""), text: e.error || "" })
       ]);
       if (e.seq === selected) selectedRow = tr;
       return tr;
@@ -1165,7 +1170,7 @@
     // it), and a run started under its ID later has a history of its own.
     function forget() {
       events = []; lastSeq = 0; first = 0; follow = true; selected = 0; selectedRow = null; picked = null; reads++;
-      marks = { woken: {}, gate_closed: {}, cancelled: {}, interrupted: 0, branches: {} };
+      marks = { woken: {}, gate_closed: {}, cancelled: {}, interrupted: 0, abort: 0, branches: {} };
       tbody.textContent = "";
       showPager();
     }
@@ -1201,7 +1206,9 @@
       if (st.retrying) row("Retrying", el("span", { "class": "retry-note", id: "run-retry",
         text: backAtGate ? "attempt " + st.attempt + " went back to its wait, spending no attempt: " + st.error :
           "attempt " + (st.attempt - 1) + " failed; the step tries again: " + st.error }));
-      else row("Error", st.error ? el("span", { "class": "error", id: "run-error", text: st.error }) : "");
+      // The abort's own error (runtime: run aborted), the last one the
+      // run recorded, is no failure: grey, as the abort's row.
+      else row("Error", st.error ? el("span", { "class": errEv && isAbort(errEv) ? "muted" : "error", id: "run-error", text: st.error }) : "");
       if (shownDl) patchKids(shownDl, dl); else head.appendChild(dl);
       head.setAttribute("data-state", st.state);
       // An abort accepted that the run has yet to take (its step in
