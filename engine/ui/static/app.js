@@ -1042,6 +1042,10 @@
     function isCancelled(e) { return !!marks.cancelled[e.seq]; }
     function isInterrupted(e) { return e.seq === marks.interrupted || !!marks.branches[e.seq]; }
     function isAbort(e) { return e.seq === marks.abort; }
+    function isAbortError(err) {
+      for (var i = events.length - 1; i >= 0; i--) if (isAbort(events[i])) return events[i].error === err;
+      return false;
+    }
     function stepOf(e) { return e.step || ""; }
     function branchOf(e) { return e.branch ? (e.branch === e.step ? " (branch)" : " (branch " + e.branch + ")") : ""; }
     function outcome(e) {
@@ -1215,9 +1219,11 @@
       if (st.retrying) row("Retrying", el("span", { "class": "retry-note", id: "run-retry",
         text: backAtGate ? "attempt " + st.attempt + " went back to its wait, spending no attempt: " + st.error :
           "attempt " + (st.attempt - 1) + " failed; the step tries again: " + st.error }));
-      // The abort's own error (runtime: run aborted), the last one the
-      // run recorded, is no failure: grey, as the abort's row.
-      else row("Error", st.error ? el("span", { "class": errEv && isAbort(errEv) ? "muted" : "error", id: "run-error", text: st.error }) : "");
+      // The run's error that is its abort's own (runtime: run aborted),
+      // whatever its rollbacks retried since, is no failure: grey, as
+      // the abort's row. One a rollback adds to it (compensation_failed)
+      // is red.
+      else row("Error", st.error ? el("span", { "class": isAbortError(st.error) ? "muted" : "error", id: "run-error", text: st.error }) : "");
       if (shownDl) patchKids(shownDl, dl); else head.appendChild(dl);
       head.setAttribute("data-state", st.state);
       // An abort accepted that the run has yet to take (its step in
