@@ -601,7 +601,9 @@ func (e *Engine) httpHistory(w http.ResponseWriter, r *http.Request) {
 // error or timeout, says), the abort that cut a step short
 // (Event.Interrupted) and the events that end the branches of a parallel
 // block that abort cut short (Event.InterruptedBranch: "interrupted",
-// as that step). Each rule reads one event alone, so that the lists
+// as that step), and the event that took the run's abort, whatever it cut
+// short (tookAbort: "abort"; its error, runtime.ErrAborted's, is no
+// failure). Each rule reads one event alone, so that the lists
 // of a page are those of its events, whatever the pages before it hold.
 func historyAnswer(runID string, h []runtime.Event) map[string]any {
 	woken, back, cancelled, branches := []uint64{}, []uint64{}, []uint64{}, []uint64{}
@@ -619,12 +621,30 @@ func historyAnswer(runID string, h []runtime.Event) map[string]any {
 		if h[i].Interrupted() {
 			out["interrupted"] = h[i].Seq
 		}
+		if tookAbort(&h[i]) {
+			out["abort"] = h[i].Seq
+		}
 		if h[i].InterruptedBranch() {
 			branches = append(branches, h[i].Seq)
 		}
 	}
 	out["woken"], out["gate_closed"], out["cancelled"], out["interrupted_branches"] = woken, back, cancelled, branches
 	return out
+}
+
+// tookAbort reports whether e is the event by which a run took its abort:
+// it enters aborting from what the run was doing (a step, a wait, a
+// parallel block, pending), not from a rollback, whose attempts go back to
+// aborting once the run rolls back. Event.Interrupted is the same event
+// when the abort cut a step short; an abort while the run waited (the
+// README's walk-through aborts a run waiting for its payment) cut none,
+// and its error is no failure all the same.
+func tookAbort(e *runtime.Event) bool {
+	if e.To != runtime.MachineAborting {
+		return false
+	}
+	_, phase, _ := runtime.ParseMachineState(e.From)
+	return phase != runtime.PhaseRollback
 }
 
 func (e *Engine) httpList(w http.ResponseWriter, r *http.Request) {

@@ -132,6 +132,42 @@ func TestHistoryAnswer(t *testing.T) {
 	if _, ok := got["interrupted"]; ok {
 		t.Errorf("interrupted = %v for a run that took no abort", got["interrupted"])
 	}
+	if _, ok := got["abort"]; ok {
+		t.Errorf("abort = %v for a run that took no abort", got["abort"])
+	}
+}
+
+// The event by which a run took its abort is "abort", whether the abort
+// cut a step short (the same event as "interrupted") or a wait, which
+// it did not interrupt: its error, runtime: run aborted, is no failure.
+// The rollback's return to aborting is not the abort.
+func TestHistoryAnswerAbort(t *testing.T) {
+	cut := history(t,
+		[3]string{"pending>A:running"},
+		[3]string{"A:running>B:running", "ok"},
+		[3]string{"B:running>aborting", "error", "runtime: run aborted"},
+		[3]string{"aborting>A:rollback"},
+		[3]string{"A:rollback>aborting", "ok"},
+		[3]string{"aborting>aborted"},
+	)
+	if got := historyAnswer("r1", cut.History); got["abort"] != uint64(3) || got["interrupted"] != uint64(3) {
+		t.Errorf("abort = %v, interrupted = %v, want both 3", got["abort"], got["interrupted"])
+	}
+	waited := history(t,
+		[3]string{"pending>A:running"},
+		[3]string{"A:running>B:waiting", "ok"},
+		[3]string{"B:waiting>aborting", "", "runtime: run aborted"},
+		[3]string{"aborting>A:rollback"},
+		[3]string{"A:rollback>aborting", "ok"},
+		[3]string{"aborting>aborted"},
+	)
+	got := historyAnswer("r1", waited.History)
+	if got["abort"] != uint64(3) {
+		t.Errorf("abort = %v, want 3 (the wait B aborted)", got["abort"])
+	}
+	if _, ok := got["interrupted"]; ok {
+		t.Errorf("interrupted = %v: the abort cut no step short", got["interrupted"])
+	}
 }
 
 // The branches of a parallel block that the run's abort cut short are lit

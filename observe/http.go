@@ -48,7 +48,7 @@ func (t *Telemetry) Middleware(h http.Handler, untraced func(*http.Request) bool
 		}
 		method, attrs := methodAttributes(r.Method)
 		ctx, span := t.tracer.Start(ctx, method, trace.WithSpanKind(trace.SpanKindServer),
-			trace.WithAttributes(append(attrs, tracectx.KeyURLPath.String(requestText(r.URL.Path)))...))
+			trace.WithAttributes(append(attrs, tracectx.KeyURLPath.String(requestText(r.URL.Path)), tracectx.KeyURLScheme.String(scheme(r)))...))
 		defer span.End()
 		rec := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		r = r.WithContext(ctx)
@@ -83,6 +83,17 @@ func httpRoute(pattern string) string {
 	return ""
 }
 
+// scheme is the url.scheme of a request as its server received it, which
+// the conventions for HTTP server spans require beside url.path: "https"
+// over TLS (flowgen serve -tls-cert), else "http". A proxy's own scheme,
+// in front of the server, is the proxy's span's to say.
+func scheme(r *http.Request) string {
+	if r.TLS != nil {
+		return "https"
+	}
+	return "http"
+}
+
 // methods are the request methods the conventions for HTTP know, which a
 // span keeps as they are.
 var methods = map[string]bool{
@@ -99,7 +110,7 @@ var methods = map[string]bool{
 // that a sender does not choose the names of the server's spans, which
 // backends group operations and their metrics by.
 func methodAttributes(m string) (string, []attribute.KeyValue) {
-	attrs := make([]attribute.KeyValue, 0, 3) // and url.path
+	attrs := make([]attribute.KeyValue, 0, 4) // and url.path, url.scheme
 	if methods[m] {
 		return m, append(attrs, tracectx.KeyHTTPRequestMethod.String(m))
 	}

@@ -99,7 +99,7 @@ func (c Config) Check() error {
 // endpoint.
 func (c Config) checkEndpoint() error {
 	if c.Traces != "" {
-		return checkURL("-otlp-traces", c.Traces, "http://127.0.0.1:4318/v1/traces")
+		return checkTracesURL("-otlp-traces", c.Traces)
 	}
 	// The exporter does not refuse a bad endpoint from the environment: it
 	// posts to "https:///" for "localhost:4318" (no scheme), to https for
@@ -107,7 +107,7 @@ func (c Config) checkEndpoint() error {
 	// batch then fails, at most one log line a minute. So the environment
 	// is held to the flag's rule.
 	if name, v := envEndpoint(); name == tracesEndpointEnv {
-		return checkURL(name, v, "http://127.0.0.1:4318/v1/traces")
+		return checkTracesURL(name, v)
 	} else if name != "" {
 		return checkURL(name, v, "http://127.0.0.1:4318")
 	}
@@ -129,6 +129,27 @@ func checkURL(name, v, example string) error {
 	if u.User != nil || u.RawQuery != "" || u.ForceQuery {
 		return fmt.Errorf("%s %q: the OTLP exporter sends no user:password nor query of the URL (give the collector's credentials in %s, such as %s=\"authorization=Bearer ...\")",
 			name, urlpath.Shown(v), headersEnv, headersEnv)
+	}
+	return nil
+}
+
+// checkTracesURL is checkURL's rule for a traces endpoint (-otlp-traces,
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT), which the exporter posts to as it
+// is, path and all (it appends /v1/traces to OTEL_EXPORTER_OTLP_ENDPOINT
+// alone), and one more: it has a path. "http://127.0.0.1:4318", the
+// collector's address as the general variable takes it, had the spans
+// posted to "/", which a collector answers 404 (its traces are at
+// /v1/traces): every batch lost, said by one log line a minute, once the
+// first batch went. A collector that does take them at "/" is given
+// the URL with its slash.
+func checkTracesURL(name, v string) error {
+	const example = "http://127.0.0.1:4318/v1/traces"
+	if err := checkURL(name, v, example); err != nil {
+		return err
+	}
+	if u, _ := url.Parse(v); u.Path == "" {
+		return fmt.Errorf("%s %q: no path: the spans are posted to this URL as it is, and a collector takes them at /v1/traces: give %s/v1/traces (one that takes them at /: end the URL with /)",
+			name, v, v) // checkURL let no password nor query through
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ const (
 	KeyHTTPResponseStatusCode    = attribute.Key("http.response.status_code")
 	KeyHTTPRoute                 = attribute.Key("http.route")
 	KeyURLPath                   = attribute.Key("url.path")
+	KeyURLScheme                 = attribute.Key("url.scheme")
 	KeyURLFull                   = attribute.Key("url.full")
 	KeyServerAddress             = attribute.Key("server.address")
 	KeyServerPort                = attribute.Key("server.port")

@@ -962,7 +962,7 @@
     // longest history it took seconds to draw a change, such as a row
     // picked.
     var events = [], lastSeq = 0, selectedRow = null, first = 0, follow = true;
-    var marks = { woken: {}, gate_closed: {}, cancelled: {}, interrupted: 0, branches: {} };
+    var marks = { woken: {}, gate_closed: {}, cancelled: {}, interrupted: 0, abort: 0, branches: {} };
     var tbody = el("tbody");
     timeline.appendChild(el("thead", null, [el("tr", null, ["#", "Time (UTC)", "Step", "From → To", "Attempt", "Outcome", "Error"].map(function (h) { return el("th", { text: h }); }))]));
     timeline.appendChild(tbody);
@@ -1034,16 +1034,24 @@
     // gated rollback's provider came ("woken"); an event that took an
     // attempt back to its wait failed nothing ("gate closed"); an abort that cut a step
     // short is "interrupted", as the diagram lights it, and so is the end
-    // of each parallel branch it cut short; a branch cut
+    // of each parallel branch it cut short; an abort that cut no step
+    // short (the run waited) is "aborted": either is no failure, the
+    // abort was asked for (the server's "abort"); a branch cut
     // short because another failed is "cancelled", as the branches'
     // table says, not red: its error or timeout is no failure of its own.
     function isCancelled(e) { return !!marks.cancelled[e.seq]; }
     function isInterrupted(e) { return e.seq === marks.interrupted || !!marks.branches[e.seq]; }
+    function isAbort(e) { return e.seq === marks.abort; }
+    function isAbortError(err) {
+      for (var i = events.length - 1; i >= 0; i--) if (isAbort(events[i])) return events[i].error === err;
+      return false;
+    }
     function stepOf(e) { return e.step || ""; }
     function branchOf(e) { return e.branch ? (e.branch === e.step ? " (branch)" : " (branch " + e.branch + ")") : ""; }
     function outcome(e) {
       if (isInterrupted(e)) return "interrupted";
       if (isCancelled(e)) return "cancelled";
+      if (isAbort(e) && !e.outcome) return "aborted";
       return e.outcome || (marks.woken[e.seq] ? "woken" : marks.gate_closed[e.seq] ? "gate closed" : "");
     }
     // appendPage adds a page of the history (an answer of GET
@@ -1053,6 +1061,7 @@
       (b.gate_closed || []).forEach(function (s) { marks.gate_closed[s] = true; });
       (b.cancelled || []).forEach(function (s) { marks.cancelled[s] = true; });
       if (b.interrupted) marks.interrupted = b.interrupted;
+      if (b.abort) marks.abort = b.abort;
       (b.interrupted_branches || []).forEach(function (s) { marks.branches[s] = true; });
       (b.events || []).forEach(function (e) {
         if (e.seq <= lastSeq) return; // read already
@@ -1107,6 +1116,15 @@
         e.from + " \u2192 " + e.to, e.attempt ? "attempt " + e.attempt : "",
         outcome(e) ? "outcome " + outcome(e) : "", e.error ? "error: " + e.error : ""].filter(Boolean).join(", ");
     }
+    // fromState is From of e's row: it takes the room To leaves it (app.css,
+    // .from), To's characters told in --to, " → " with them: a style
+    // property set so, not an attribute, which the pages'
+    // Content-Security-Policy refuses.
+    function fromState(e) {
+      var s = el("span", { "class": "from", text: e.from });
+      s.style.setProperty("--to", String(Array.from(e.to).length + 3));
+      return s;
+    }
     // rowOf is the timeline's row of events[i].
     function rowOf(i) {
       var e = events[i];
@@ -1119,10 +1137,10 @@
       // A failed attempt that its step tries again (outcome retry) failed
       // nothing yet: its error reads as the head's retry note does, not
       // in the red of a failure.
-      // Nor is the abort that cut a step short (interrupted), nor a
-      // branch it cut short: the run is aborting, not failing; its row
-      // is grey, as its step's box.
-      if (e.error && !isCancelled(e) && e.outcome !== "retry" && !isInterrupted(e)) cls.push("ev-error");
+      // Nor is the abort, whether it cut a step short (interrupted) or a
+      // wait, nor a branch it cut short: the run is aborting, not
+      // failing; its row is grey, as its step's box.
+      if (e.error && !isCancelled(e) && e.outcome !== "retry" && !isInterrupted(e) && !isAbort(e)) cls.push("ev-error");
       if (/:rollback$/.test(e.from) || /:rollback$/.test(e.to)) cls.push("ev-rollback");
       if (e.outcome === "retry") cls.push("ev-retry");
       var pick = function () { select(selected === e.seq ? 0 : e.seq); };
@@ -1153,10 +1171,10 @@
         // where there is room.
         el("td", { "class": "mono fromto-col" }, [
           el("div", { "class": "fit", "aria-hidden": "true" }, breakable(e.from + " → " + e.to)),
-          el("div", { "class": "one-line", title: e.from + " → " + e.to }, [el("span", { "class": "from", text: e.from }), " → " + e.to])]),
+          el("div", { "class": "one-line", title: e.from + " → " + e.to }, [fromState(e), " → " + e.to])]),
         el("td", { text: e.attempt ? String(e.attempt) : "" }),
         el("td", { text: outcome(e), title: isCancelled(e) ? "the attempt's own outcome: " + e.outcome : null }),
-        el("td", { "class": "err-col" + (isCancelled(e) || isInterrupted(e) ? " muted" : ""), text: e.error || "" })
+        el("td", { "class": "err-col" + (isCancelled(e) || isInterrupted(e) || isAbort(e) ? " muted" : ""), text: e.error || "" })
       ]);
       if (e.seq === selected) selectedRow = tr;
       return tr;
@@ -1165,7 +1183,7 @@
     // it), and a run started under its ID later has a history of its own.
     function forget() {
       events = []; lastSeq = 0; first = 0; follow = true; selected = 0; selectedRow = null; picked = null; reads++;
-      marks = { woken: {}, gate_closed: {}, cancelled: {}, interrupted: 0, branches: {} };
+      marks = { woken: {}, gate_closed: {}, cancelled: {}, interrupted: 0, abort: 0, branches: {} };
       tbody.textContent = "";
       showPager();
     }
@@ -1201,7 +1219,11 @@
       if (st.retrying) row("Retrying", el("span", { "class": "retry-note", id: "run-retry",
         text: backAtGate ? "attempt " + st.attempt + " went back to its wait, spending no attempt: " + st.error :
           "attempt " + (st.attempt - 1) + " failed; the step tries again: " + st.error }));
-      else row("Error", st.error ? el("span", { "class": "error", id: "run-error", text: st.error }) : "");
+      // The run's error that is its abort's own (runtime: run aborted),
+      // whatever its rollbacks retried since, is no failure: grey, as
+      // the abort's row. One a rollback adds to it (compensation_failed)
+      // is red.
+      else row("Error", st.error ? el("span", { "class": isAbortError(st.error) ? "muted" : "error", id: "run-error", text: st.error }) : "");
       if (shownDl) patchKids(shownDl, dl); else head.appendChild(dl);
       head.setAttribute("data-state", st.state);
       // An abort accepted that the run has yet to take (its step in
