@@ -227,15 +227,17 @@ func brokerRoom(m *Message) int64 {
 // ErrBrokerFull: the broker holds as many messages as it may for consumers
 // that have not acknowledged them yet (MemoryBroker: MaxBytes; natsbus: the
 // JetStream stream's bounds), and refused this one: nothing was stored.
-// Retry later.
-var ErrBrokerFull = errors.New("engine: broker full: its consumers are behind")
+// Retry later. Its class (runtime.ErrorClass, a failed span's error.type)
+// is "broker_full".
+var ErrBrokerFull = runtime.WithErrorType("broker_full", errors.New("engine: broker full: its consumers are behind"))
 
 // ErrPublishUnknown: the broker did not say whether it stored the message
 // (natsbus: JetStream's acknowledgement lost, sent again for as long as
 // natsbus.Options.PublishRetry and still lost): it may hold it, and then
 // its consumers apply it. Send it again with the same ID (POST /events:
-// the same Idempotency-Key), which is applied once.
-var ErrPublishUnknown = errors.New("engine: the broker did not say whether it stored the message, which it then applies: send it again with the same ID (POST /events: the same Idempotency-Key)")
+// the same Idempotency-Key), which is applied once. Its class
+// (runtime.ErrorClass) is "publish_unknown".
+var ErrPublishUnknown = runtime.WithErrorType("publish_unknown", errors.New("engine: the broker did not say whether it stored the message, which it then applies: send it again with the same ID (POST /events: the same Idempotency-Key)"))
 
 type memStream struct {
 	msgs   []Message

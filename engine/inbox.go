@@ -414,8 +414,10 @@ const InboxBatch = 64
 // ErrTooLarge: the event counts more in the inbox than all it may hold
 // (Options.InboxBytes), and could never be received (HTTP 413); a Broker
 // wraps it for a message it can never carry (natsbus: larger than the
-// NATS server's max_payload), which a publish step does not retry.
-var ErrTooLarge = errors.New("engine: too large for the inbox")
+// NATS server's max_payload), which a publish step does not retry. Its
+// class (runtime.ErrorClass, a failed span's error.type) is
+// "message_too_large".
+var ErrTooLarge = runtime.WithErrorType("message_too_large", errors.New("engine: too large for the inbox"))
 
 // tooLarge is ErrTooLarge, saying by how much, for an event m that counts
 // more than the bound alone; nil for one that fits an empty inbox.

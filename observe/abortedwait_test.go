@@ -15,8 +15,8 @@ import (
 // abort was asked for: its span ends outcome aborted with status unset and
 // an event "aborted" holding the run's error, as an attempt an abort cuts
 // short does (TestAbortedStepIsNotAFailure) and as the web view draws the
-// step (not red). A wait that ends by its timeout still fails: status
-// Error.
+// step (not red), with no error.type. A wait that ends by its timeout
+// still fails: status Error, error.type timeout.
 func TestAbortedWaitIsNotAFailure(t *testing.T) {
 	tel, exp, _ := traced(t)
 	clock := runtime.NewFakeClock(time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC))
@@ -42,10 +42,10 @@ func TestAbortedWaitIsNotAFailure(t *testing.T) {
 		t.Fatalf("run: %v, want aborted", err)
 	}
 	paid, signed := oneSpan(t, exp, "wait Paid"), oneSpan(t, exp, "wait Signed")
-	if paid.Status.Code != codes.Error || attr(paid, "flowgen.outcome") != "timeout" {
-		t.Errorf("wait Paid, ended by its timeout: status %v, outcome %q; want Error, timeout", paid.Status, attr(paid, "flowgen.outcome"))
+	if paid.Status.Code != codes.Error || attr(paid, "flowgen.outcome") != "timeout" || attr(paid, "error.type") != "timeout" {
+		t.Errorf("wait Paid, ended by its timeout: status %v, outcome %q, error.type %q; want Error, timeout, timeout", paid.Status, attr(paid, "flowgen.outcome"), attr(paid, "error.type"))
 	}
-	if signed.Status.Code == codes.Error || attr(signed, "flowgen.outcome") != "aborted" {
+	if signed.Status.Code == codes.Error || attr(signed, "flowgen.outcome") != "aborted" || attr(signed, "error.type") != "" {
 		t.Errorf("wait Signed, ended by an abort: status %v, outcome %q; want unset, aborted", signed.Status, attr(signed, "flowgen.outcome"))
 	}
 	if ev := signed.Events; len(ev) != 1 || ev[0].Name != "aborted" || len(ev[0].Attributes) != 1 || ev[0].Attributes[0].Value.AsString() == "" {

@@ -7,6 +7,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/flowgen/flowgen/observe/tracectx"
+	"github.com/flowgen/flowgen/runtime"
 )
 
 // The values of OpenTelemetry's conventions for messaging that a
@@ -24,7 +25,8 @@ const (
 // message's ID, and the event (flowgen.event, which no convention has).
 // The message carries this span as its sender, so that a run the event
 // starts is its child and a wait it wakes links to it. A publication that
-// fails records its error (status Error, error.type _OTHER). Without
+// fails records its error (status Error) and its class
+// (runtime.ErrorClass: the broker's errors name theirs). Without
 // tracing it returns ctx.
 func (t *Telemetry) Publishing(ctx context.Context, system, topic, event, id string) (context.Context, func(error)) {
 	if t.tracer == nil {
@@ -41,7 +43,7 @@ func (t *Telemetry) Publishing(ctx context.Context, system, topic, event, id str
 			keyEvent.String(tracectx.Text(event))))
 	return ctx, func(err error) {
 		if err != nil {
-			span.SetAttributes(tracectx.KeyErrorType.String(tracectx.Other))
+			span.SetAttributes(tracectx.KeyErrorType.String(runtime.ErrorClass(err)))
 			span.SetStatus(codes.Error, tracectx.Text(err.Error()))
 		}
 		span.End()

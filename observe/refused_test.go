@@ -28,6 +28,32 @@ func TestBrokerFullCounted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e := fullBrokerEngine(t, tel)
+	if _, err := e.PublishEvent(context.Background(), engine.Message{Topic: "orders", Event: "placed", Payload: json.RawMessage(`{"n":1}`)}); !errors.Is(err, engine.ErrBrokerFull) {
+		t.Fatalf("PublishEvent to a full broker: %v", err)
+	}
+	id, err := e.StartRun(context.Background(), "Notify", json.RawMessage(`{}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if st, err := e.Status(context.Background(), id); err == nil && st.State.Terminal() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run %s did not end", id)
+		}
+	}
+	if n := sample(telMetrics(t, tel), "flowgen_broker_refused_total", "topic", "orders"); n != 3 {
+		t.Errorf("flowgen_broker_refused_total{topic=orders} = %v, want 3 (the posted event, both attempts of Tell)", n)
+	}
+}
+
+// fullBrokerEngine is a started engine with telemetry tel, the flows
+// fullFlows, and a MemoryBroker that refuses every message from now on
+// (engine.ErrBrokerFull) until the test ends.
+func fullBrokerEngine(t *testing.T, tel *observe.Telemetry) *engine.Engine {
+	t.Helper()
 	// One byte: beyond one message held, every message is refused.
 	broker := engine.NewMemoryBrokerWith(engine.MemoryBrokerOptions{MaxBytes: 1})
 	e, err := engine.New(engine.Options{Store: store.NewMemory(), Broker: broker, Telemetry: tel})
@@ -54,26 +80,9 @@ func TestBrokerFullCounted(t *testing.T) {
 	}
 	// Released before it stops: a consumer's stop waits for its handler
 	// (engine.Broker).
-	defer func() { close(stuck); stop() }()
+	t.Cleanup(func() { close(stuck); stop() })
 	if err := broker.Publish(context.Background(), engine.Message{Topic: "orders", Event: "placed", Payload: json.RawMessage(`1`)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.PublishEvent(context.Background(), engine.Message{Topic: "orders", Event: "placed", Payload: json.RawMessage(`{"n":1}`)}); !errors.Is(err, engine.ErrBrokerFull) {
-		t.Fatalf("PublishEvent to a full broker: %v", err)
-	}
-	id, err := e.StartRun(context.Background(), "Notify", json.RawMessage(`{}`), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		if st, err := e.Status(context.Background(), id); err == nil && st.State.Terminal() {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("run %s did not end", id)
-		}
-	}
-	if n := sample(telMetrics(t, tel), "flowgen_broker_refused_total", "topic", "orders"); n != 3 {
-		t.Errorf("flowgen_broker_refused_total{topic=orders} = %v, want 3 (the posted event, both attempts of Tell)", n)
-	}
+	return e
 }

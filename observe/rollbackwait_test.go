@@ -141,7 +141,7 @@ func TestGatedRollbackWaits(t *testing.T) {
 	ended(r, runtime.StateCompensationFailed)
 	untilWaiting(t, tel, "Gate", 0)
 	if w := oneSpan(t, exp, "wait Pay"); attr(w, "flowgen.event") != "refund.allowed" || attr(w, "flowgen.outcome") != "timeout" || attr(w, "flowgen.deadline") == "" ||
-		attr(w, "flowgen.idempotency_key") != "g2/Pay/rollback" {
+		attr(w, "flowgen.idempotency_key") != "g2/Pay/rollback" || attr(w, "error.type") != "timeout" {
 		t.Errorf("wait span of the resumed gate past its deadline: %v", w.Attributes)
 	}
 	// The attempt the deadline ended, its code never run, is an attempt
@@ -149,7 +149,7 @@ func TestGatedRollbackWaits(t *testing.T) {
 	if n := sample(telMetrics(t, tel), "flowgen_rollbacks_total", "outcome", "timeout"); n != 1 {
 		t.Errorf("flowgen_rollbacks_total{outcome=\"timeout\"} = %v, want 1", n)
 	}
-	if a := oneSpan(t, exp, "rollback Pay"); attr(a, "flowgen.outcome") != "timeout" {
+	if a := oneSpan(t, exp, "rollback Pay"); attr(a, "flowgen.outcome") != "timeout" || attr(a, "error.type") != "timeout" {
 		t.Errorf("rollback span of the attempt its gate's deadline ended: %v", a.Attributes)
 	}
 }

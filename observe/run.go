@@ -101,12 +101,17 @@ func (ro *runObserver) Action(ctx context.Context, a runtime.Action) (context.Co
 			ro.t.m.stepDuration.Record(context.Background(), end.Sub(start).Seconds(), si.outcome(out).record...)
 		}
 		if span != nil {
-			kv := attrBufs.Get().(*[6]attribute.KeyValue)
-			*kv = [6]attribute.KeyValue{keyFlow.String(ro.f.name), keyStep.String(a.Step), keyAttempt.Int(a.Attempt),
-				keyKey.String(a.Key().String()), keyOutcome.String(out), keyRollback.Bool(true)}
+			kv := attrBufs.Get().(*[7]attribute.KeyValue)
+			*kv = [7]attribute.KeyValue{keyFlow.String(ro.f.name), keyStep.String(a.Step), keyAttempt.Int(a.Attempt),
+				keyKey.String(a.Key().String()), keyOutcome.String(out)}
 			n := 5
 			if a.Rollback {
-				n = 6
+				kv[n] = keyRollback.Bool(true)
+				n++
+			}
+			if err != nil && !cut && !back {
+				kv[n] = tracectx.KeyErrorType.String(runtime.ErrorClass(err))
+				n++
 			}
 			span.SetAttributes(kv[:n]...) // copied by the span
 			attrBufs.Put(kv)
@@ -142,6 +147,9 @@ const outcomeCancelled runtime.Outcome = "cancelled"
 // outcomeAborted is the outcome of a step attempt an abort cut short.
 const outcomeAborted runtime.Outcome = "aborted"
 
+// outcomeTimeout is the outcome of a wait that ended by its deadline.
+const outcomeTimeout = "timeout"
+
 // outcomeGateClosed is the outcome, on its span, of an attempt that went
 // back to its gate (runtime.ErrBackAtGate).
 const outcomeGateClosed runtime.Outcome = "gate_closed"
@@ -150,7 +158,7 @@ const outcomeGateClosed runtime.Outcome = "gate_closed"
 // a span copies what SetAttributes gives it, and a list built in the call
 // (SetAttributes(a, b, c)) would be allocated each time, the call being
 // through an interface.
-var attrBufs = sync.Pool{New: func() any { return new([6]attribute.KeyValue) }}
+var attrBufs = sync.Pool{New: func() any { return new([7]attribute.KeyValue) }}
 
 func (ro *runObserver) Recorded(e *runtime.Event) {
 	ctx := context.Background()
@@ -192,7 +200,7 @@ func (ro *runObserver) waitOutcome(e *runtime.Event) string {
 		// (retried or not), not as outcome timeout as a step's wait does:
 		// the event's time tells it (both are the flow's clock).
 		if !ro.deadline.IsZero() && !e.Time.Before(ro.deadline) {
-			return "timeout"
+			return outcomeTimeout
 		}
 		return "error"
 	}
@@ -249,6 +257,13 @@ func (ro *runObserver) leaveWait(outcome, errText, link string) {
 	case outcome == outcomeAborted:
 		notAFailure(ro.wait, outcome, errText)
 	case errText != "":
+		// The history keeps the wait's error as text, which tells no
+		// class: its outcome does when it is a timeout.
+		class := runtime.ErrorClassOther
+		if outcome == outcomeTimeout {
+			class = outcomeTimeout
+		}
+		ro.wait.SetAttributes(tracectx.KeyErrorType.String(class))
 		ro.wait.SetStatus(codes.Error, tracectx.Text(errText))
 	}
 	ro.wait.End()
@@ -263,23 +278,28 @@ func (ro *runObserver) Ended(final runtime.RunState, err error) {
 	if ro.span == nil {
 		return
 	}
-	kv := attrBufs.Get().(*[6]attribute.KeyValue)
-	*kv = [6]attribute.KeyValue{keyFlow.String(ro.f.name), keyRunID.String(ro.runID), keyResumed.Bool(ro.resumed),
+	kv := attrBufs.Get().(*[7]attribute.KeyValue)
+	*kv = [7]attribute.KeyValue{keyFlow.String(ro.f.name), keyRunID.String(ro.runID), keyResumed.Bool(ro.resumed),
 		keyFinal.String(string(final)), keySuspended.Bool(suspended)}
-	ro.span.SetAttributes(kv[:5]...) // copied by the span
+	n := 5
+	failed := final != runtime.StateDone && final != runtime.StateAborted && !suspended
+	if failed {
+		if err == nil {
+			err = errNotDone
+		}
+		kv[n] = tracectx.KeyErrorType.String(runtime.ErrorClass(err))
+		n++
+	}
+	ro.span.SetAttributes(kv[:n]...) // copied by the span
 	attrBufs.Put(kv)
 	switch {
-	case final == runtime.StateDone || suspended:
+	case failed:
+		ro.span.SetStatus(codes.Error, tracectx.Text(err.Error()))
 	case final == runtime.StateAborted:
 		if err == nil {
 			err = runtime.ErrAborted
 		}
 		notAFailure(ro.span, outcomeAborted, err.Error())
-	default:
-		if err == nil {
-			err = errNotDone
-		}
-		ro.span.SetStatus(codes.Error, tracectx.Text(err.Error()))
 	}
 	ro.span.End()
 }

@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"reflect"
 	"strconv"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/flowgen/flowgen/internal/urlpath"
 	"github.com/flowgen/flowgen/observe/tracectx"
+	"github.com/flowgen/flowgen/runtime"
 )
 
 // The error.type values of failures that are not an HTTP status.
@@ -89,24 +89,11 @@ func (s *callSpan) transportFailed(ctx context.Context, err error) {
 	default:
 		// The Go type of the cause, as the conventions ask of a language
 		// whose errors have no class and as otelhttp does: "*net.OpError"
-		// (refused, reset), "*net.DNSError". The *url.Error that
-		// http.Client wraps every error in tells nothing.
-		var ue *url.Error
-		if errors.As(err, &ue) && ue.Err != nil {
-			err = ue.Err
-		}
-		s.errType = typeName(err)
+		// (refused, reset), "*net.DNSError"; runtime.ErrorClass looks past
+		// the *url.Error that http.Client wraps every error in, which
+		// tells nothing, as a step's span does.
+		s.errType = runtime.ErrorClass(err)
 	}
-}
-
-// typeName is the Go type of err: its package path and name, or, for an
-// unnamed type (a pointer), as Go writes it.
-func typeName(err error) string {
-	t := reflect.TypeOf(err)
-	if t.PkgPath() == "" && t.Name() == "" {
-		return t.String()
-	}
-	return t.PkgPath() + "." + t.Name()
 }
 
 // end ends the span, failed with err if not nil, with its error.type: the

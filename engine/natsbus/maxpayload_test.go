@@ -40,8 +40,8 @@ func TestEventLargerThanMaxPayload(t *testing.T) {
 	blob, _ := json.Marshal(strings.Repeat("x", int(b.js.Conn().MaxPayload())-16))
 
 	_, err := e.PublishEvent(context.Background(), engine.Message{ID: "big", Topic: "t", Event: "go", Payload: blob})
-	if !errors.Is(err, engine.ErrTooLarge) || !strings.Contains(err.Error(), "max_payload") {
-		t.Fatalf("PublishEvent of %d bytes: %v; want ErrTooLarge naming max_payload", len(blob), err)
+	if !errors.Is(err, engine.ErrTooLarge) || !strings.Contains(err.Error(), "max_payload") || runtime.ErrorClass(err) != "message_too_large" {
+		t.Fatalf("PublishEvent of %d bytes: %v (class %q); want ErrTooLarge naming max_payload, message_too_large", len(blob), err, runtime.ErrorClass(err))
 	}
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest("POST", "/events/t/go?id=big", bytes.NewReader(blob))

@@ -270,6 +270,11 @@ func (b *Broker) MessagingSystem() string { return "nats" }
 
 var _ engine.MessagingSystem = (*Broker)(nil)
 
+// errTypeUnreachable is the class (runtime.ErrorClass, a failed span's
+// error.type) of a publication that never reached JetStream: the
+// connection reconnecting or closed, no JetStream responding.
+const errTypeUnreachable = "broker_unreachable"
+
 // Publish implements engine.Broker: the message is stored in the stream
 // (acknowledged by JetStream) before Publish returns. A sending whose
 // outcome is unknown is sent again, the same, for Options.PublishRetry
@@ -298,7 +303,13 @@ func (b *Broker) Publish(ctx context.Context, m engine.Message) error {
 	if errors.Is(err, nats.ErrReconnectBufExceeded) {
 		// What a connection without a reconnect buffer (ConnOptions)
 		// answers while it reconnects: say that, not the buffer.
-		return fmt.Errorf("natsbus: publish %s %s: not connected to NATS, reconnecting: %w", m.Topic, m.Event, err)
+		return runtime.WithErrorType(errTypeUnreachable,
+			fmt.Errorf("natsbus: publish %s %s: not connected to NATS, reconnecting: %w", m.Topic, m.Event, err))
+	}
+	if sendingOf(err) == unsent || errors.Is(err, nats.ErrConnectionClosed) {
+		// Never reached JetStream: nothing answers, or the connection
+		// is gone.
+		return runtime.WithErrorType(errTypeUnreachable, fmt.Errorf("natsbus: publish %s %s: %w", m.Topic, m.Event, err))
 	}
 	if errors.Is(err, nats.ErrMaxPayload) {
 		// Never carried, however often sent: the caller is told it is

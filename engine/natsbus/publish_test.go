@@ -15,6 +15,7 @@ import (
 
 	"github.com/flowgen/flowgen/engine"
 	"github.com/flowgen/flowgen/internal/natstest"
+	"github.com/flowgen/flowgen/runtime"
 )
 
 // linkedBroker is a Broker (opts) on a connection to a JetStream server
@@ -182,8 +183,8 @@ func TestPublishRefusalNotSentAgain(t *testing.T) {
 		id = fmt.Sprint("m", i)
 		err = b.Publish(context.Background(), engine.Message{ID: id, Topic: "t", Event: "e", Payload: payload})
 	}
-	if !errors.Is(err, engine.ErrBrokerFull) || errors.Is(err, engine.ErrPublishUnknown) {
-		t.Fatalf("Publish onto a full stream: %v; want engine.ErrBrokerFull", err)
+	if !errors.Is(err, engine.ErrBrokerFull) || errors.Is(err, engine.ErrPublishUnknown) || runtime.ErrorClass(err) != "broker_full" {
+		t.Fatalf("Publish onto a full stream: %v (class %q); want engine.ErrBrokerFull, broker_full", err, runtime.ErrorClass(err))
 	}
 	if err := b.js.Conn().Flush(); err != nil {
 		t.Fatal(err)
@@ -259,5 +260,17 @@ func TestPublishRetryInsideDuplicateWindow(t *testing.T) {
 		if b.opts.PublishRetry != c.want || 2*b.opts.PublishRetry > b.opts.Duplicates {
 			t.Errorf("%+v: PublishRetry %s, duplicate window %s; want %s", c.opts, b.opts.PublishRetry, b.opts.Duplicates, c.want)
 		}
+	}
+}
+
+// A publication that never reaches JetStream (its connection closed) says
+// so in its class (runtime.ErrorClass, its span's error.type):
+// broker_unreachable, where it was _OTHER as any error of the NATS client.
+func TestPublishUnreachableClass(t *testing.T) {
+	b, _, _, _, _ := linkedBroker(t, Options{})
+	b.js.Conn().Close()
+	err := b.Publish(context.Background(), engine.Message{ID: "m", Topic: "t", Event: "e", Payload: []byte(`1`)})
+	if !errors.Is(err, nats.ErrConnectionClosed) || runtime.ErrorClass(err) != "broker_unreachable" {
+		t.Fatalf("Publish on a closed connection: %v (class %q); want nats.ErrConnectionClosed, broker_unreachable", err, runtime.ErrorClass(err))
 	}
 }
