@@ -72,6 +72,7 @@ func await(fl *dsl.Flow, s *dsl.Step) *runtime.Await[State] {
 		// a null field is "null", which an event's null member matches, and
 		// not "", which an empty string's would.
 		field := a.Correlate.Name
+		w.CorrelateField = field // an empty value fails the step (runtime.Step.CorrelationError)
 		w.Correlate = func(s *State) string { return runtime.CorrelationText(s.Raw(field)) }
 		w.CorrelateBefore = func(s *State) string { return s.String(field) }
 	}

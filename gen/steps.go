@@ -67,6 +67,11 @@ func (g *flowGen) stepBody(s *dsl.Step) []jen.Code {
 		// The step's error names the field (runtime.Step.SleepError).
 		out = append(out, st().Dot("Sleep").Dot("Field").Op("=").Lit(a.Until.Name))
 	}
+	if a := s.Action; a != nil && a.Kind == dsl.ActionAwait && a.Correlate != nil {
+		// The step's error names the field when its value is empty
+		// (runtime.Step.CorrelationError).
+		out = append(out, st().Dot("Await").Dot("CorrelateField").Op("=").Lit(a.Correlate.Name))
+	}
 	if !named { // the predefined steps of await and publish default to their event
 		out = append(out, set("ID", jen.Id(g.consts[s.Name])))
 	}

@@ -82,6 +82,10 @@ var (
 	// runtime takes no such payload at an uncorrelated wait either (its
 	// history records the payload, as JSON).
 	ErrPayloadNotJSON = errors.New("runtime: the event payload is not JSON")
+	// ErrNoCorrelation is why a correlated await ends with the outcome
+	// error instead of waiting: the run's correlation value is empty
+	// (Step.CorrelationError).
+	ErrNoCorrelation = errors.New("runtime: the correlation value is not set")
 )
 
 // PayloadNotJSON reports whether a wait refuses payload, whatever its
@@ -261,6 +265,30 @@ func (st *Step[S]) SleepError(s *S) error {
 		}
 	}
 	return Permanent(fmt.Errorf("runtime: step %q sleeps until the zero time%s: the time to wake at is not set", st.ID, field))
+}
+
+// CorrelationError is the error of st, an await that correlates, whose
+// wait w (NewWait, or the one a history recorded) has an empty correlation
+// value: the state field Correlate reads was never set. Such a wait would
+// take any event whose member is empty, or absent from a JSON flow's
+// state, whichever run it was meant for, and couple unrelated runs that
+// wait so; the step ends with the outcome "error" at once instead, routed
+// by Next (permanent: another attempt reads the same value). The error
+// names the step, the payload path and the state field (Await.CorrelateField)
+// if known, and wraps ErrNoCorrelation. nil for a wait that may wait: an
+// await without correlation, or with a value. Other executors (the
+// engine's JSON flows through this runtime, the Temporal target) end the
+// step with it too.
+func (st *Step[S]) CorrelationError(w *Wait) error {
+	if st.Await == nil || w == nil || !w.Correlated || w.Correlation != "" {
+		return nil
+	}
+	value := "an empty value"
+	if f := st.Await.CorrelateField; f != "" {
+		value = "field " + f + ", which is empty"
+	}
+	return Permanent(fmt.Errorf("runtime: step %q awaits %s %s correlated on %s with %s: %w",
+		st.ID, w.Topic, w.Event, CorrelationPath(w.Field), value, ErrNoCorrelation))
 }
 
 // NoTimeForRetry is the error of a step whose attempt failed with err and

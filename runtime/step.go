@@ -176,6 +176,10 @@ type Await[S any] struct {
 	Topic, Event string
 	Correlate    func(s *S) string
 	Field        string
+	// CorrelateField names the state field Correlate reads, for the
+	// step's error when it is empty (Step.CorrelationError; "": the
+	// error names the step and the payload path only).
+	CorrelateField string
 	// CorrelateBefore, if set, is the correlation value Correlate gave
 	// before its rule changed, for an executor that replays runs recorded
 	// then (the Temporal target, under a workflow version): the engine's

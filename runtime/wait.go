@@ -111,7 +111,7 @@ func (r *Run[S]) park() {
 	d := &r.def.steps[r.cur.step]
 	input := r.callInput(d) // before the state goes
 	w := &p.wait
-	var sleepErr error
+	var waitErr error // the wait cannot start: the step ends with the outcome error
 	if d.Sleep != nil && w.Until.IsZero() {
 		// Sleep.Until gave the zero time (never set, or a value that is
 		// no time), or one a history cannot record, which NewWait left
@@ -120,13 +120,19 @@ func (r *Run[S]) park() {
 		// a Resume too (the recorded Wait has no Until either, and the
 		// state is the same). The error reads the state, so before
 		// parkOn hibernates it: it would read the zero state.
-		sleepErr = d.SleepError(&r.state)
+		waitErr = d.SleepError(&r.state)
+	}
+	// A correlated await whose value is empty would take another run's
+	// event (CorrelationError); so would a run resumed from a wait
+	// recorded before this rule, whose Wait has the same empty value.
+	if d.Await != nil && waitErr == nil {
+		waitErr = d.CorrelationError(w)
 	}
 	r.parkOn(p)
 	defer close(p.armed)
 
-	if sleepErr != nil {
-		r.wake(p, wakeError, nil, sleepErr)
+	if waitErr != nil {
+		r.wake(p, wakeError, nil, waitErr)
 		return
 	}
 	// The subscription before the timer: an event the Subscriber had

@@ -220,6 +220,7 @@ func NewCancelFlow(h CancelHandlers, svc CancelServices, opts ...runtime.Option)
 		func(s *CancelState) any { return &s.Settlement },
 		func(s *CancelState) string { return string(s.RefundID) },
 		24*time.Hour)
+	st.Await.CorrelateField = "RefundID"
 	st.ID = CancelStepAwaitRefund
 	st.Next = map[runtime.Outcome]string{
 		runtime.OutcomeTimeout: CancelStepEscalate,

@@ -819,6 +819,10 @@ var cases = []conformanceCase{
 		script: script{"Parcel.Send": {panics, ok}}, want: runtime.StateDone},
 	{name: "abort-while-waiting", flow: "Order", state: `{"OrderID":"o8","Item":"boat","Amount":500}`,
 		then: []step{abortWhenWaiting}, want: runtime.StateAborted},
+	// No OrderID: the await's correlation value is empty, and the step
+	// fails at once (runtime.Step.CorrelationError) rather than take the
+	// event sent with an empty correlation_id, meant for whichever run.
+	{name: "await-correlation-unset", flow: "Order", state: `{"Item":"car","Amount":900}`, before: []step{deliver("")}, want: runtime.StateCompensated},
 	{name: "await-times-out", flow: "Order", state: `{"OrderID":"o9","Item":"van","Amount":700}`, want: runtime.StateCompensated},
 	{name: "rollback-keeps-failing", flow: "Order", state: `{"OrderID":"o10","Item":"map","Amount":5}`,
 		script: script{"Parcel.Send": {permanent}, "Card.Refund": {fail}}, want: runtime.StateCompensationFailed},

@@ -94,6 +94,9 @@ func TestNullCorrelation(t *testing.T) {
 			env := newEnv(t)
 			f.Register(env)
 			env.OnGetVersion(versionNullCorrelation, workflow.DefaultVersion, 1).Return(workflow.Version(c.version))
+			// The run's correlation is "": a run from before waited so too
+			// (versionEmptyCorrelation), a new one fails at once either way.
+			env.OnGetVersion(versionEmptyCorrelation, workflow.DefaultVersion, 1).Return(workflow.Version(c.version))
 			env.RegisterDelayedCallback(func() {
 				env.SignalWorkflow(SignalName("payments", "paid"), SignalArg(runtime.Delivery{Payload: json.RawMessage(`{"order_id":null,"amount":3}`)}))
 			}, time.Minute)
@@ -132,6 +135,8 @@ func TestStateCorrelationBefore(t *testing.T) {
 			env := newEnv(t)
 			f.Register(env)
 			env.OnGetVersion(versionStateCorrelation, workflow.DefaultVersion, 1).Return(workflow.Version(c.version))
+			// A run from before waited for "" (versionEmptyCorrelation).
+			env.OnGetVersion(versionEmptyCorrelation, workflow.DefaultVersion, 1).Return(workflow.Version(c.version))
 			env.RegisterDelayedCallback(func() {
 				env.SignalWorkflow(SignalName("payments", "paid"), SignalArg(runtime.Delivery{Payload: json.RawMessage(c.payload)}))
 			}, time.Minute)

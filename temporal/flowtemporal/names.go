@@ -128,6 +128,12 @@ const (
 	// versionMemoProgress is the change (workflow.GetVersion) that added
 	// MemoProgress: a run started before replays without it.
 	versionMemoProgress = "flowgen.memo-progress"
+	// versionEmptyCorrelation is the change (workflow.GetVersion) after
+	// which a correlated await whose value is empty ends with the outcome
+	// error (runtime.Step.CorrelationError), as on the runtime: a run that
+	// waited so before replays waiting, and takes the event it took
+	// (run.wait). GetVersion is asked only for such a wait.
+	versionEmptyCorrelation = "flowgen.empty-correlation"
 
 	// Error types of the application errors flowgen's activities return.
 	errTypeStep    = "flowgen.error"

@@ -337,12 +337,17 @@ func (r *wfRun[S]) enter(step string, attempt int, out runtime.Outcome, err erro
 // the wait's timer (runtime.Wait.Timer: a sleep's wake-up time, or the
 // deadline, outcome "timeout"), or the run's cancellation. A sleep until a
 // time never set, or one no history can record, ends with "error"
-// (runtime.Step.SleepError). The event comes with its sender's
+// (runtime.Step.SleepError), and so does a correlated await whose value
+// is empty (runtime.Step.CorrelationError). The event comes with its sender's
 // link, if it carried one (SignalArg). When the timer fires, an event
 // received in time may still be on its way (reclaim).
 func (r *wfRun[S]) wait(st *runtime.Step[S], w *runtime.Wait) (got runtime.Delivery, out runtime.Outcome, err error, aborted bool) {
 	if st.Sleep != nil && w.Until.IsZero() {
 		return got, runtime.OutcomeError, st.SleepError(&r.state), false
+	}
+	if err := st.CorrelationError(w); err != nil &&
+		workflow.GetVersion(r.ctx, versionEmptyCorrelation, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
+		return got, runtime.OutcomeError, err, false
 	}
 	tctx, cancelTimer := workflow.WithCancel(r.ctx)
 	defer cancelTimer()

@@ -239,6 +239,7 @@ func NewActionsFlow(h ActionsHandlers, svc ActionsServices, opts ...runtime.Opti
 		func(s *ActionsState) any { return &s.User },
 		func(s *ActionsState) string { return string(s.UserID) },
 		90*time.Minute)
+	st.Await.CorrelateField = "UserID"
 	st.ID = ActionsStepWaitCorrelated
 	st.Irreversible = true
 	steps = append(steps, st)

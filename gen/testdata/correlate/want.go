@@ -69,6 +69,7 @@ func NewFulfilFlow(h FulfilHandlers, opts ...runtime.Option) (*FulfilFlow, error
 		func(s *FulfilState) string { return string(s.OrderID) },
 		time.Hour,
 		runtime.WithCorrelationField[FulfilState]("order_id"))
+	st.Await.CorrelateField = "OrderID"
 	st.ID = FulfilStepPaid
 	st.Next = map[runtime.Outcome]string{
 		runtime.OutcomeTimeout: FulfilStepExpire,
@@ -81,6 +82,7 @@ func NewFulfilFlow(h FulfilHandlers, opts ...runtime.Option) (*FulfilFlow, error
 		func(s *FulfilState) string { return string(s.OrderID) },
 		time.Hour,
 		runtime.WithCorrelationField[FulfilState]("parcel.order_id"))
+	st.Await.CorrelateField = "OrderID"
 	st.ID = FulfilStepShipped
 	st.Next = map[runtime.Outcome]string{
 		runtime.OutcomeTimeout: FulfilStepExpire,
@@ -92,6 +94,7 @@ func NewFulfilFlow(h FulfilHandlers, opts ...runtime.Option) (*FulfilFlow, error
 		nil,
 		func(s *FulfilState) string { return string(s.OrderID) },
 		time.Hour)
+	st.Await.CorrelateField = "OrderID"
 	st.ID = FulfilStepDelivered
 	st.Next = map[runtime.Outcome]string{
 		runtime.OutcomeOK:      runtime.Done,
@@ -267,6 +270,7 @@ func NewTallyFlow(h TallyHandlers, opts ...runtime.Option) (*TallyFlow, error) {
 		func(s *TallyState) string { return runtime.CorrelationValue(s.Number) },
 		time.Hour,
 		runtime.WithCorrelationField[TallyState]("number"))
+	st.Await.CorrelateField = "Number"
 	st.ID = TallyStepPaid
 	steps = append(steps, st)
 

@@ -252,6 +252,7 @@ func NewSignupFlow(h SignupHandlers, svc SignupServices, opts ...runtime.Option)
 		func(s *SignupState) any { return &s.Payment },
 		func(s *SignupState) string { return string(s.CustomerID) },
 		72*time.Hour)
+	st.Await.CorrelateField = "CustomerID"
 	st.ID = SignupStepAwaitPayment
 	st.Irreversible = true
 	st.Next = map[runtime.Outcome]string{

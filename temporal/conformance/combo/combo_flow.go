@@ -282,6 +282,7 @@ func NewComboFlow(h ComboHandlers, svc ComboServices, billingFlow *BillingFlow, 
 		func(s *ComboState) string { return string(s.OrderID) },
 		2*time.Second,
 		runtime.WithCorrelationField[ComboState]("order.id"))
+	st.Await.CorrelateField = "OrderID"
 	st.ID = ComboStepApprove
 	steps = append(steps, st)
 

@@ -307,6 +307,7 @@ func NewTripFlow(h TripHandlers, svc TripServices, billingFlow *BillingFlow, ref
 		func(s *TripState) string { return string(s.TripID) },
 		1500*time.Millisecond,
 		runtime.WithCorrelationField[TripState]("trip.id"))
+	st.Await.CorrelateField = "TripID"
 	st.ID = TripStepConfirm
 	steps = append(steps, st)
 
