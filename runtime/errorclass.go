@@ -39,6 +39,7 @@ var sentinelClasses = [...]struct {
 	{ErrHistory, "history"},
 	{ErrNotConfigured, "not_configured"},
 	{ErrDefinition, "definition"},
+	{ErrNoCorrelation, "no_correlation"},
 	{context.DeadlineExceeded, "timeout"},
 	{context.Canceled, "canceled"},
 }

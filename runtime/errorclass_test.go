@@ -45,6 +45,7 @@ func TestErrorClass(t *testing.T) {
 		{&runtime.StepError{Step: "A", Err: &net.DNSError{Err: "no such host", Name: "x"}}, "*net.DNSError"},
 		{&net.DNSError{Err: "timeout", Name: "x", IsTimeout: true}, "timeout"},
 		{runtime.Permanent(runtime.ErrUnknownOutcome), "unknown_outcome"},
+		{(&runtime.Step[struct{}]{ID: "A", Await: &runtime.Await[struct{}]{}}).CorrelationError(&runtime.Wait{Correlated: true}), "no_correlation"},
 	} {
 		if got := runtime.ErrorClass(c.err); got != c.want {
 			t.Errorf("ErrorClass(%v) = %q, want %q", c.err, got, c.want)
