@@ -13,20 +13,10 @@ import (
 // completes the run; one carrying it as correlation_id does not.
 func TestJSONAwaitCorrelatesOnItsPath(t *testing.T) {
 	fx := newFixture(t)
-	e, err := New(Options{Store: fx.st, Broker: fx.broker, Clock: fx.clock, ID: "corr"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	const flow = `{"version": 1, "flows": [{"name": "Wait", "state": "WaitState", "steps": [
   {"name": "Paid", "action": {"kind": "await", "topic": "payments", "event": "paid", "response": "Payment",
    "correlate": "OrderID", "correlate_on": "payment.order_id", "timeout": "1h"}, "irreversible": true}]}]}`
-	if ds, err := e.LoadFlows("wait.json", []byte(flow)); err != nil {
-		t.Fatalf("LoadFlows: %v %v", err, ds)
-	}
-	if err := e.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	fx.e = e
+	e := startWaitFlow(t, fx, flow)
 	defer fx.stop()
 	id, err := e.StartRun(context.Background(), "Wait", json.RawMessage(`{"OrderID":"o-1"}`), "")
 	if err != nil {
@@ -60,20 +50,10 @@ func TestJSONAwaitCorrelatesOnItsPath(t *testing.T) {
 // event and never a null one.
 func TestJSONAwaitCorrelatesNullAsWritten(t *testing.T) {
 	fx := newFixture(t)
-	e, err := New(Options{Store: fx.st, Broker: fx.broker, Clock: fx.clock, ID: "corr"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	const flow = `{"version": 1, "flows": [{"name": "Wait", "state": "WaitState", "steps": [
   {"name": "Paid", "action": {"kind": "await", "topic": "payments", "event": "paid", "response": "Payment",
    "correlate": "OrderID", "timeout": "1h"}, "irreversible": true}]}]}`
-	if ds, err := e.LoadFlows("wait.json", []byte(flow)); err != nil {
-		t.Fatalf("LoadFlows: %v %v", err, ds)
-	}
-	if err := e.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	fx.e = e
+	e := startWaitFlow(t, fx, flow)
 	defer fx.stop()
 	id, err := e.StartRun(context.Background(), "Wait", json.RawMessage(`{"OrderID": null}`), "")
 	if err != nil {
@@ -95,4 +75,22 @@ func TestJSONAwaitCorrelatesNullAsWritten(t *testing.T) {
 	if err := state.Get("Payment", &pay); err != nil || pay.Amount != 2 {
 		t.Fatalf("payment %+v, %v: took the empty string's event", pay, err)
 	}
+}
+
+// startWaitFlow starts an engine on fx that serves flow, a JSON document
+// of one flow, as wait.json; fx stops it.
+func startWaitFlow(t *testing.T, fx *fixture, flow string) *Engine {
+	t.Helper()
+	e, err := New(Options{Store: fx.st, Broker: fx.broker, Clock: fx.clock, ID: "corr"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds, err := e.LoadFlows("wait.json", []byte(flow)); err != nil {
+		t.Fatalf("LoadFlows: %v %v", err, ds)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	fx.e = e
+	return e
 }

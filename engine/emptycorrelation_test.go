@@ -18,20 +18,10 @@ import (
 // and ended done.
 func TestJSONAwaitEmptyCorrelationFails(t *testing.T) {
 	fx := newFixture(t)
-	e, err := New(Options{Store: fx.st, Broker: fx.broker, Clock: fx.clock, ID: "corr"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	const flow = `{"version": 1, "flows": [{"name": "Wait", "state": "WaitState", "steps": [
   {"name": "Paid", "action": {"kind": "await", "topic": "payments", "event": "paid", "response": "Payment",
    "correlate": "OrderID", "timeout": "1h"}, "irreversible": true}]}]}`
-	if ds, err := e.LoadFlows("wait.json", []byte(flow)); err != nil {
-		t.Fatalf("LoadFlows: %v %v", err, ds)
-	}
-	if err := e.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	fx.e = e
+	e := startWaitFlow(t, fx, flow)
 	defer fx.stop()
 	publish(t, fx.broker, "m1", "payments", "paid", map[string]any{"correlation_id": "", "amount": 1})
 	id, err := e.StartRun(context.Background(), "Wait", json.RawMessage(`{}`), "")
