@@ -26,8 +26,8 @@ import (
 const (
 	// errTypeOther: the call failed before any request was sent (the
 	// service not resolved, the request not encoded, the endpoint
-	// refused): the conventions' fallback.
-	errTypeOther = tracectx.Other
+	// refused): the conventions' fallback, the runtime's home of it.
+	errTypeOther = runtime.ErrorClassOther
 	// errTypeTimeout: the attempt's deadline ended the request.
 	errTypeTimeout = "timeout"
 	// errTypeCanceled: the request's context was cancelled (an abort, a

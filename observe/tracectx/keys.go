@@ -33,6 +33,6 @@ const (
 )
 
 // Other is the conventions' value of http.request.method for a method
-// they do not know, and of error.type for an error its instrumentation
-// has no value of its own for.
+// they do not know. (Their error.type fallback, the same text, is
+// runtime.ErrorClassOther: error.type's classes have their home there.)
 const Other = "_OTHER"
