@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/flowgen/flowgen/internal/neterr"
+	"github.com/flowgen/flowgen/runtime"
 )
 
 // CallError is the error of a call that got no answer from the service:
@@ -35,6 +36,18 @@ type CallError struct {
 func (e *CallError) Error() string { return e.Service + " " + e.Endpoint + ": " + e.What }
 
 func (e *CallError) Unwrap() error { return e.Err }
+
+// ErrorType is the error's class (runtime.ErrorTyper), on the call's span
+// and on the span of the step that failed of it: "redirect" for a redirect
+// refused, else its cause's class (runtime.ErrorClass: "timeout",
+// "canceled", the transport error's Go type, "*net.OpError"), which the
+// CallError, saying where, would hide as its own Go type.
+func (e *CallError) ErrorType() string {
+	if errors.Is(e.Err, ErrRedirect) || errors.Is(e.Err, ErrRedirectMethod) {
+		return errTypeRedirect
+	}
+	return runtime.ErrorClass(e.Err)
+}
 
 // failed is the one place a call's error that may hold the service's
 // address becomes the error the step records: a CallError saying what

@@ -37,6 +37,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -359,6 +360,11 @@ func (e *StatusError) Error() string {
 	return msg
 }
 
+// ErrorType is the error's class (runtime.ErrorTyper): its status, as
+// OpenTelemetry's conventions for HTTP clients give it ("503"), on the
+// call's span and on the span of the step that failed of it.
+func (e *StatusError) ErrorType() string { return strconv.Itoa(e.Status) }
+
 // Retryable reports whether a retry may succeed: 5xx, 408 and 429.
 func (e *StatusError) Retryable() bool {
 	return e.Status >= 500 || e.Status == http.StatusRequestTimeout || e.Status == http.StatusTooManyRequests
@@ -403,7 +409,6 @@ func (c *Caller) Call(ctx context.Context, service, endpoint string, req, rsp an
 	span.request(u)
 	res, err := c.client.Do(hr)
 	if err != nil {
-		span.transportFailed(ctx, err)
 		// Connection refused, reset, DNS, deadline: worth another attempt.
 		if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
 			return fmt.Errorf("%s %s: %w", service, endpoint, context.Cause(ctx))
@@ -423,7 +428,6 @@ func (c *Caller) Call(ctx context.Context, service, endpoint string, req, rsp an
 	}
 	data, err := io.ReadAll(r)
 	if err != nil {
-		span.transportFailed(ctx, err)
 		ce := c.failed(ctx, service, endpoint, "reading the response", err)
 		if what, ok := neterr.CutShort(err, len(data), res.ContentLength); ok {
 			// The answer began (its status came): it was cut short, not
@@ -452,9 +456,8 @@ func (c *Caller) Call(ctx context.Context, service, endpoint string, req, rsp an
 		return nil // the step keeps no response: its size does not matter
 	}
 	if tooLarge {
-		span.errType = errTypeTooLarge
 		// Cut, it would not decode: say why, not what the decoder sees.
-		return runtime.Permanent(fmt.Errorf("%s %s: the response is larger than %d bytes (httpcall.Limits.MaxResponseBytes)", service, endpoint, c.limits.MaxResponseBytes))
+		return runtime.Permanent(runtime.WithErrorType(errTypeTooLarge, fmt.Errorf("%s %s: the response is larger than %d bytes (httpcall.Limits.MaxResponseBytes)", service, endpoint, c.limits.MaxResponseBytes)))
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil
@@ -463,15 +466,13 @@ func (c *Caller) Call(ctx context.Context, service, endpoint string, req, rsp an
 		// What json.Unmarshal would store, without its second pass and
 		// copy: data is this call's own.
 		if !json.Valid(data) {
-			span.errType = errTypeInvalid
-			return runtime.Permanent(fmt.Errorf("%s %s: decoding response: %w", service, endpoint, json.Unmarshal(data, new(any))))
+			return runtime.Permanent(runtime.WithErrorType(errTypeInvalid, fmt.Errorf("%s %s: decoding response: %w", service, endpoint, json.Unmarshal(data, new(any)))))
 		}
 		*raw = bytes.TrimSpace(data)
 		return nil
 	}
 	if err := json.Unmarshal(data, rsp); err != nil {
-		span.errType = errTypeInvalid
-		return runtime.Permanent(fmt.Errorf("%s %s: decoding response: %w", service, endpoint, err))
+		return runtime.Permanent(runtime.WithErrorType(errTypeInvalid, fmt.Errorf("%s %s: decoding response: %w", service, endpoint, err)))
 	}
 	return nil
 }

@@ -7,12 +7,8 @@ package httpcall
 // failed.
 
 import (
-	"context"
-	"errors"
-	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
@@ -22,17 +18,9 @@ import (
 	"github.com/flowgen/flowgen/runtime"
 )
 
-// The error.type values of failures that are not an HTTP status.
+// The error.type values of a call's own failures, which its errors carry
+// (StatusError's is its status, CallError's its cause's class).
 const (
-	// errTypeOther: the call failed before any request was sent (the
-	// service not resolved, the request not encoded, the endpoint
-	// refused): the conventions' fallback, the runtime's home of it.
-	errTypeOther = runtime.ErrorClassOther
-	// errTypeTimeout: the attempt's deadline ended the request.
-	errTypeTimeout = "timeout"
-	// errTypeCanceled: the request's context was cancelled (an abort, a
-	// shutdown).
-	errTypeCanceled = "canceled"
 	// errTypeRedirect: a redirect refused (ErrRedirect, ErrRedirectMethod).
 	errTypeRedirect = "redirect"
 	// errTypeTooLarge: a 2xx answer larger than Limits.MaxResponseBytes.
@@ -43,9 +31,7 @@ const (
 
 // callSpan is a call's client span and what it learns of the call.
 type callSpan struct {
-	span    trace.Span
-	status  int    // the answer's status; 0 while none came
-	errType string // error.type of a failure, when the end does not tell it by status
+	span trace.Span
 }
 
 // request records the request the call sends to u, when the span records
@@ -66,49 +52,20 @@ func (s *callSpan) request(u string) {
 
 // response records the answer's status.
 func (s *callSpan) response(status int) {
-	s.status = status
 	if s.span.IsRecording() { // the attribute would escape to the heap for nothing
 		s.span.SetAttributes(tracectx.KeyHTTPResponseStatusCode.Int(status))
 	}
 }
 
-// transportFailed records why a request sent under ctx got no answer, or
-// its answer could not be read (err from the client or the body).
-func (s *callSpan) transportFailed(ctx context.Context, err error) {
-	if !s.span.IsRecording() {
-		return
-	}
-	var ne net.Error
-	switch {
-	case errors.Is(err, ErrRedirect) || errors.Is(err, ErrRedirectMethod):
-		s.errType = errTypeRedirect
-	case errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout():
-		s.errType = errTypeTimeout
-	case ctx.Err() != nil:
-		s.errType = errTypeCanceled
-	default:
-		// The Go type of the cause, as the conventions ask of a language
-		// whose errors have no class and as otelhttp does: "*net.OpError"
-		// (refused, reset), "*net.DNSError"; runtime.ErrorClass looks past
-		// the *url.Error that http.Client wraps every error in, which
-		// tells nothing, as a step's span does.
-		s.errType = runtime.ErrorClass(err)
-	}
-}
-
 // end ends the span, failed with err if not nil, with its error.type: the
-// one recorded, else the status of an answer that was not 2xx, else
-// errTypeOther.
+// class of err (runtime.ErrorClass), the one the failed step's span takes
+// too. The call's errors carry theirs: the status of an answer that was
+// not 2xx (StatusError), what ended a request without one (CallError),
+// response_too_large, invalid_response; an error before any request (the
+// service not resolved) has its own, or "_OTHER".
 func (s *callSpan) end(err error) {
 	if err != nil && s.span.IsRecording() {
-		t := s.errType
-		if t == "" && s.status != 0 && (s.status < 200 || s.status > 299) {
-			t = strconv.Itoa(s.status)
-		}
-		if t == "" {
-			t = errTypeOther
-		}
-		s.span.SetAttributes(tracectx.KeyErrorType.String(t))
+		s.span.SetAttributes(tracectx.KeyErrorType.String(runtime.ErrorClass(err)))
 	}
 	tracectx.End(s.span, err)
 }

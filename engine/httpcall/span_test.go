@@ -2,6 +2,7 @@ package httpcall
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -16,6 +17,8 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/flowgen/flowgen/runtime"
 )
 
 // A call's client span has the attributes of OpenTelemetry's HTTP client
@@ -36,6 +39,10 @@ func TestCallSpanHTTPAttributes(t *testing.T) {
 			http.Error(w, "busy", http.StatusServiceUnavailable)
 		case "/rpc/Garbage":
 			_, _ = w.Write([]byte("not json"))
+		case "/rpc/Big":
+			_, _ = w.Write([]byte(`{"a": 1, "b": 2, "c": 3, "d": 4}`))
+		case "/rpc/Away":
+			http.Redirect(w, r, "http://elsewhere.invalid/rpc/Ok", http.StatusTemporaryRedirect)
 		case "/rpc/Slow":
 			<-r.Context().Done()
 		}
@@ -50,10 +57,11 @@ func TestCallSpanHTTPAttributes(t *testing.T) {
 	exp := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
 	defer func() { _ = tp.Shutdown(context.Background()) }()
-	c := New(Static{"svc": base, "gone": gone.URL}, WithLogger(slog.New(slog.DiscardHandler)))
+	c := New(Static{"svc": base, "gone": gone.URL}, WithLogger(slog.New(slog.DiscardHandler)), WithLimits(Limits{MaxResponseBytes: 16}))
 	for _, tc := range []struct {
 		service, endpoint string
 		timeout           time.Duration
+		cause             error  // of the timeout: nil, context.DeadlineExceeded
 		status            int    // 0: none came
 		errType           string // "": the call succeeds
 		noRequest         bool   // failed before any request
@@ -61,7 +69,11 @@ func TestCallSpanHTTPAttributes(t *testing.T) {
 		{service: "svc", endpoint: "Ok", status: 200},
 		{service: "svc", endpoint: "Busy", status: 503, errType: "503"},
 		{service: "svc", endpoint: "Garbage", status: 200, errType: "invalid_response"},
+		{service: "svc", endpoint: "Big", status: 200, errType: "response_too_large"},
+		{service: "svc", endpoint: "Away", errType: "redirect"}, // refused: no answer kept
 		{service: "svc", endpoint: "Slow", timeout: 50 * time.Millisecond, errType: "timeout"},
+		// The run aborted while the call waits: its context's cause.
+		{service: "svc", endpoint: "Slow", timeout: 50 * time.Millisecond, cause: runtime.ErrAborted, errType: "aborted"},
 		{service: "gone", endpoint: "Ok", errType: "*net.OpError"},
 		{service: "unknown", endpoint: "Ok", errType: "_OTHER", noRequest: true},
 	} {
@@ -69,7 +81,7 @@ func TestCallSpanHTTPAttributes(t *testing.T) {
 		ctx, parent := tp.Tracer("test").Start(context.Background(), "step")
 		if tc.timeout > 0 {
 			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, tc.timeout)
+			ctx, cancel = context.WithTimeoutCause(ctx, tc.timeout, tc.cause)
 			defer cancel()
 		}
 		var out map[string]int
@@ -78,6 +90,13 @@ func TestCallSpanHTTPAttributes(t *testing.T) {
 		what := tc.service + " " + tc.endpoint
 		if (err != nil) != (tc.errType != "") {
 			t.Fatalf("%s: %v", what, err)
+		}
+		// The step that failed of the call takes its class: its span
+		// says 503, as the call's does, not *httpcall.StatusError.
+		if err != nil {
+			if got := runtime.ErrorClass(fmt.Errorf("step: %w", err)); got != tc.errType {
+				t.Errorf("%s: the step's error.type is %q, want the call's %q", what, got, tc.errType)
+			}
 		}
 		var span *tracetest.SpanStub
 		for _, s := range exp.GetSpans() {
