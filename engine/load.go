@@ -597,7 +597,7 @@ func firstError(ds diag.List) string {
 }
 
 // LoadDir loads every *.json file of dir (and every *.flow file, with
-// Options.FlowFile) in name order, each checked as LoadFlows checks a
+// Options.FlowFile) in name order, but hidden ones (isHidden), each checked as LoadFlows checks a
 // document. It writes nothing, except to finish a change of the directory
 // by LoadFlows that a crash interrupted (FlowsJournal) and to remove the
 // temporary files of file writes a crash cut short (atomicfile.RemoveTemp). Each flow is defined once: a flow that two
@@ -629,7 +629,7 @@ func (e *Engine) LoadDir(dir string) (diag.List, error) {
 	var files []dirFile
 	for _, ent := range ents {
 		name := ent.Name()
-		if ent.IsDir() || !(strings.HasSuffix(name, ".json") || e.opts.FlowFile != nil && strings.HasSuffix(name, ".flow")) {
+		if ent.IsDir() || isHidden(name) || !(strings.HasSuffix(name, ".json") || e.opts.FlowFile != nil && strings.HasSuffix(name, ".flow")) {
 			continue
 		}
 		path := filepath.Join(filepath.Clean(dir), name)
@@ -695,6 +695,14 @@ func (e *Engine) LoadDir(dir string) (diag.List, error) {
 	}
 	return all, failed
 }
+
+// isHidden reports whether a file of a flows directory is hidden: its name
+// starts with ".", as editors name their lock and backup files beside the
+// file they edit (Emacs's lock of Slow.json is .#Slow.json, a symbolic
+// link to no file) and a copy from a Mac names resource forks
+// (._Slow.json). The go command ignores such files too. A flow's own file
+// is never one: its name is the flow's, an exported Go identifier.
+func isHidden(name string) bool { return strings.HasPrefix(name, ".") }
 
 // LoadFlowsDir makes Options.FlowsDir if it does not exist and loads it
 // (LoadDir): what a service does at start so that it always comes back up

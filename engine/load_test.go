@@ -204,11 +204,7 @@ func TestLoadDirReportsEveryBadFile(t *testing.T) {
 	if !files["b.json"] || !files["d.json"] || !files["e.json"] || files["a.json"] || files["c.json"] {
 		t.Errorf("errors in %v, want b.json, d.json and e.json only:\n%v", files, ds)
 	}
-	var loaded []string
-	for _, f := range e.Flows() {
-		loaded = append(loaded, f.Name)
-	}
-	if strings.Join(loaded, ",") != "A" {
+	if loaded := flowNames(e); strings.Join(loaded, ",") != "A" {
 		t.Errorf("flows loaded %v, want A only: nothing after the first bad file", loaded)
 	}
 }
@@ -246,5 +242,37 @@ func TestPutFlowSourceWithoutName(t *testing.T) {
 		if code != 400 || !strings.Contains(hint, c.want) || c.not != "" && strings.Contains(hint, c.not) {
 			t.Errorf("%s: %d %v, want 400 with a hint naming %q (and not %q)", c.what, code, out, c.want, c.not)
 		}
+	}
+}
+
+// A flows directory's hidden files are not flows: an editor keeps its
+// lock and backup files beside the file it edits (Emacs's lock of
+// Slow.json is .#Slow.json, a symbolic link to no file), and a copy from
+// a Mac brings ._Slow.json, its resource fork. Either stopped the start,
+// a lock with "open flows/.#Slow.json: no such file or directory",
+// which an operator editing a .flow of -flows met at the next restart.
+// The go command ignores such names for the same reasons.
+func TestLoadDirSkipsHiddenFiles(t *testing.T) {
+	flowJSON := func(name string) string {
+		return `{"version": 1, "flows": [{"name": "` + name + `", "steps": [{"name": "A", "action": {"kind": "publish", "topic": "t", "event": "e"}, "irreversible": true}]}]}`
+	}
+	dir := t.TempDir()
+	for name, src := range map[string]string{"Slow.json": flowJSON("Slow"), "._Slow.json": "\x00\x05\x16\x07 resource fork", ".Old.json": flowJSON("Old")} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("root@host.1234:1700000000", filepath.Join(dir, ".#Slow.json")); err != nil {
+		t.Skip("no symbolic links here:", err)
+	}
+	e, err := New(Options{Store: store.NewMemory()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds, err := e.LoadDir(dir); err != nil {
+		t.Fatalf("LoadDir with an editor's lock and a resource fork beside the flow: %v\n%v", err, ds)
+	}
+	if loaded := flowNames(e); strings.Join(loaded, ",") != "Slow" {
+		t.Errorf("flows loaded %v, want Slow alone: a hidden file is no flow", loaded)
 	}
 }

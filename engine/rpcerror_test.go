@@ -5,11 +5,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"strings"
 	"testing"
 
 	"github.com/flowgen/flowgen/engine/httpcall"
+	"github.com/flowgen/flowgen/internal/conntest"
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
 )
@@ -19,12 +19,7 @@ import (
 // which a client reads, do not show the service's address; the server's
 // log does.
 func TestRPCErrorShowsNoAddress(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := conntest.ClosedPort(t)
 	var logs bytes.Buffer
 	e, err := New(Options{Store: store.NewMemory(),
 		Caller: httpcall.New(httpcall.Static{"customers": "http://" + addr + "/rpc"}, httpcall.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))})

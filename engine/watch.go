@@ -101,15 +101,21 @@ type watchHub struct {
 
 // watcher is one open stream: the events it wants, and its queue.
 type watcher struct {
-	run, flow string // "" matches every run, every flow
-	kind      string // "" every kind; watchRuns or watchFlows only those
-	children  bool   // with run: its descendants' events too (runtime.DescendsFrom)
-	states    bool   // the events with their states (?state=, default true)
-	caller    string // Identity.ID of whoever opened it (add), "" if none
-	ch        chan watched
-	queued    atomic.Int64  // bytes of the data of the events in ch
-	overflow  chan struct{} // closed when ch was full, or its bytes
+	run, flow string        // "" matches every run, every flow
+	kind      string        // "" every kind; watchRuns or watchFlows only those
+	children  bool          // with run: its descendants' events too (runtime.DescendsFrom)
+	states    bool          // the events with their states (?state=, default true)
+	caller    string        // Identity.ID of whoever opened it (add), "" if none
+	overflow  chan struct{} // closed when the queue was full, in events or bytes
 	once      sync.Once
+
+	// The queue grows with what is queued, never to its bound up front:
+	// WatchBuffer is a count an operator may set high, and a channel of
+	// that capacity took its whole size for each stream, idle or not.
+	mu     sync.Mutex
+	q      []watched     // oldest first, at most the hub's buffer
+	queued int64         // bytes of the data of the events in q
+	ready  chan struct{} // holds a token while q is not empty
 }
 
 // watched is what a watcher is sent, encoded as the stream sends it
@@ -184,7 +190,7 @@ func (h *watchHub) add(run, flow, kind string, children, states bool, caller str
 	if caller != "" && h.byCaller[caller] >= h.share {
 		return nil, errCallerWatchers(h.share)
 	}
-	w := &watcher{run: run, flow: flow, kind: kind, children: children, states: states, caller: caller, ch: make(chan watched, h.buffer), overflow: make(chan struct{})}
+	w := &watcher{run: run, flow: flow, kind: kind, children: children, states: states, caller: caller, ready: make(chan struct{}, 1), overflow: make(chan struct{})}
 	h.watchers[w] = struct{}{}
 	if caller != "" {
 		h.byCaller[caller]++
@@ -302,17 +308,60 @@ func (h *watchHub) queue(w *watcher, y *watched) {
 	default:
 	}
 	n := int64(len(y.data))
-	if q := w.queued.Add(n); q > n && q > h.bytes {
-		w.queued.Add(-n)
+	w.mu.Lock()
+	full := len(w.q) >= h.buffer || len(w.q) > 0 && w.queued+n > h.bytes
+	if !full {
+		w.q = append(w.q, *y)
+		w.queued += n
+	}
+	w.mu.Unlock()
+	if full {
 		w.once.Do(func() { close(w.overflow) })
 		return
 	}
+	w.signal()
+}
+
+// signal leaves a token in w.ready, unless one is there.
+func (w *watcher) signal() {
 	select {
-	case w.ch <- *y:
+	case w.ready <- struct{}{}:
 	default:
-		w.queued.Add(-n)
-		w.once.Do(func() { close(w.overflow) })
 	}
+}
+
+// pop takes the oldest event of w's queue, if any, and leaves a token in
+// w.ready while more remain.
+func (w *watcher) pop() (watched, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.q) == 0 {
+		return watched{}, false
+	}
+	x := w.q[0]
+	w.q[0] = watched{} // its bytes are the client's now, not the queue's
+	w.q = w.q[1:]
+	w.queued -= int64(len(x.data))
+	if len(w.q) == 0 {
+		w.q = nil // what a burst grew goes with it
+	} else {
+		w.signal()
+	}
+	return x, true
+}
+
+// len is how many events w's queue holds.
+func (w *watcher) len() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.q)
+}
+
+// bytes is how many bytes of data w's queue holds.
+func (w *watcher) bytes() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.queued
 }
 
 // recorder is the sink of the engine's runs: the store, and then, for each
@@ -465,8 +514,11 @@ func (e *Engine) httpWatch(w http.ResponseWriter, r *http.Request) {
 			if !allowed() || !send(": heartbeat\n\n") {
 				return
 			}
-		case x := <-wt.ch:
-			wt.queued.Add(-int64(len(x.data)))
+		case <-wt.ready:
+			x, ok := wt.pop()
+			if !ok {
+				continue
+			}
 			if !allowed() {
 				return
 			}

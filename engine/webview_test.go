@@ -173,8 +173,8 @@ func TestWatchBounds(t *testing.T) {
 	default:
 		t.Fatal("a watcher 3 events behind with a buffer of 2 was not told")
 	}
-	if len(w.ch) != 2 {
-		t.Errorf("%d events queued, want the buffer's 2", len(w.ch))
+	if w.len() != 2 {
+		t.Errorf("%d events queued, want the buffer's 2", w.len())
 	}
 }
 
@@ -202,9 +202,9 @@ func TestWatchBytesBound(t *testing.T) {
 	select {
 	case <-whole.overflow:
 	default:
-		t.Fatalf("a stream with %d events of %d bytes of state queued (%d bytes) was not told to stop; its bound is %d bytes", len(whole.ch), len(state), whole.queued.Load(), bound)
+		t.Fatalf("a stream with %d events of %d bytes of state queued (%d bytes) was not told to stop; its bound is %d bytes", whole.len(), len(state), whole.bytes(), bound)
 	}
-	if n, q := len(whole.ch), whole.queued.Load(); n != 3 || q > bound {
+	if n, q := whole.len(), whole.bytes(); n != 3 || q > bound {
 		t.Errorf("the stream with states holds %d events, %d bytes; want the 3 that fit in %d bytes", n, q, bound)
 	}
 	select {
@@ -212,7 +212,7 @@ func TestWatchBytesBound(t *testing.T) {
 		t.Error("a stream without states was told to stop")
 	default:
 	}
-	if n := len(bare.ch); n != 10 {
+	if n := bare.len(); n != 10 {
 		t.Errorf("the stream without states holds %d events, want all 10", n)
 	}
 
@@ -223,8 +223,8 @@ func TestWatchBytesBound(t *testing.T) {
 		t.Fatal("an event larger than the bound was refused to an empty queue")
 	default:
 	}
-	if len(big.ch) != 1 {
-		t.Fatalf("%d events queued, want the large one", len(big.ch))
+	if big.len() != 1 {
+		t.Fatalf("%d events queued, want the large one", big.len())
 	}
 	h.publish(runtime.Event{RunID: "r", Seq: 12, Flow: "F"})
 	select {
@@ -297,7 +297,7 @@ func TestWatchOverflowEndsStream(t *testing.T) {
 	var w *watcher
 	for w = range e.watch.watchers {
 	}
-	w.ch <- watched{name: watchRuns, id: "id: x/1\n", data: []byte(`{"run_id":"x","seq":1}`)}
+	e.watch.queue(w, &watched{name: watchRuns, id: "id: x/1\n", data: []byte(`{"run_id":"x","seq":1}`)})
 	e.watch.mu.Unlock()
 	// The writer may have taken it already: publish until it overflows.
 	for i := 2; ; i++ {
@@ -917,9 +917,9 @@ func TestWatchChildren(t *testing.T) {
 		h.publish(runtime.Event{RunID: id, Seq: uint64(i + 1)})
 	}
 	got := func(w *watcher) (runs []string) {
-		for len(w.ch) > 0 {
+		for x, ok := w.pop(); ok; x, ok = w.pop() {
 			var ev runtime.Event
-			if err := json.Unmarshal((<-w.ch).data, &ev); err != nil {
+			if err := json.Unmarshal(x.data, &ev); err != nil {
 				t.Fatal(err)
 			}
 			runs = append(runs, ev.RunID)

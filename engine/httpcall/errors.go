@@ -7,9 +7,23 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/flowgen/flowgen/internal/neterr"
 	"github.com/flowgen/flowgen/runtime"
+)
+
+const (
+	// FailLogBurst is how many calls that got no answer a Caller logs in a
+	// FailLogInterval; it counts the others and logs their number
+	// ("suppressed") with the first failed call of a later interval. While
+	// a service is down every attempt of every run in flight fails so, and
+	// clients starting runs make more at will: a flood would fill the log
+	// and its disk. Each failure is still the step's error, in its run's
+	// history.
+	FailLogBurst = 20
+	// FailLogInterval is the interval of FailLogBurst.
+	FailLogInterval = time.Minute
 )
 
 // CallError is the error of a call that got no answer from the service:
@@ -20,7 +34,7 @@ import (
 // run's history, which every client of an engine may read (GET
 // /runs/{id}/history), and the addresses inside the operator's network are
 // not theirs to see. The Caller logs the whole error, URL and addresses
-// included (WithLogger).
+// included (WithLogger), at most FailLogBurst of them a FailLogInterval.
 type CallError struct {
 	Service, Endpoint string
 	// What says what went wrong, without an address: "connection
@@ -53,7 +67,7 @@ func (e *CallError) ErrorType() string {
 // address becomes the error the step records: a CallError saying what
 // went wrong, doing what (or ""), while the log gets err whole.
 func (c *Caller) failed(ctx context.Context, service, endpoint, doing string, err error) *CallError {
-	c.log.WarnContext(ctx, "rpc call failed", "service", service, "endpoint", endpoint, "error", err)
+	c.fails.WarnContext(ctx, "rpc call failed", "service", service, "endpoint", endpoint, "error", err)
 	w := what(err)
 	if doing != "" {
 		w = doing + ": " + w

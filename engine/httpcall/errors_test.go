@@ -6,13 +6,13 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"syscall"
 	"testing"
 
+	"github.com/flowgen/flowgen/internal/conntest"
 	"github.com/flowgen/flowgen/runtime"
 )
 
@@ -22,12 +22,7 @@ import (
 // and errors.Is read: a refused connection is retryable, a redirect to
 // another host permanent.
 func TestCallErrorsNameNoAddress(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	refused := l.Addr().String()
-	l.Close()
+	refused := conntest.ClosedPort(t)
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer other.Close()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

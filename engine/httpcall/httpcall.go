@@ -43,6 +43,7 @@ import (
 
 	"github.com/flowgen/flowgen/internal/neterr"
 	"github.com/flowgen/flowgen/internal/option"
+	"github.com/flowgen/flowgen/internal/ratelog"
 	"github.com/flowgen/flowgen/internal/snippet"
 	"github.com/flowgen/flowgen/internal/urlpath"
 	"github.com/flowgen/flowgen/observe/tracectx"
@@ -140,7 +141,8 @@ type Caller struct {
 	path     func(endpoint string) string
 	header   http.Header
 	targets  targetCache
-	log      *slog.Logger // where failed calls are logged whole
+	log      *slog.Logger    // where failed calls are logged whole
+	fails    *ratelog.Logger // log, FailLogBurst failed calls an interval
 }
 
 // Limits bound a Caller's connections and waits. A zero field takes its
@@ -313,6 +315,8 @@ func New(r Resolver, opts ...Option) *Caller {
 	if c.log == nil {
 		c.log = slog.Default()
 	}
+	c.fails = &ratelog.Logger{Bound: ratelog.Bound{Burst: FailLogBurst, Interval: FailLogInterval},
+		Log: c.log, Now: time.Now, Suppressed: "rpc calls failed, not logged"}
 	if c.client == nil {
 		c.client = Client(c.limits)
 	}

@@ -1,5 +1,6 @@
-// Package conntest checks, for tests of the listeners, that a server
-// bounds the connections it serves at once.
+// Package conntest holds what tests of connections share: that a server
+// bounds the connections it serves at once (MaxTwo), and an address whose
+// connections are refused (ClosedPort).
 package conntest
 
 import (
@@ -66,4 +67,16 @@ func MaxTwo(t *testing.T, addr, request string) {
 		t.Fatalf("the third connection once the first closed: %v", err)
 	}
 	res.Body.Close()
+}
+
+// ClosedPort is a loopback address nothing listens on, whose connections
+// are refused: a port the kernel gave, closed again.
+func ClosedPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }

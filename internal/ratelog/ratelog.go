@@ -2,8 +2,9 @@
 // reaches a server can make at will (a refused request, a failed TLS
 // handshake): at most a burst of them an interval, the others counted, so
 // that a flood cannot fill the log and its disk. The engine's refusal log,
-// its log of dead-lettered events, the serve commands' HTTP server log and
-// engine/provider's log of its handlers' panics use it.
+// its log of dead-lettered events, the serve commands' HTTP server log,
+// engine/provider's log of its handlers' panics and engine/httpcall's log
+// of calls that got no answer use it.
 package ratelog
 
 import (
@@ -68,18 +69,25 @@ type Logger struct {
 }
 
 // Warn logs msg with args at Warn, unless the bound leaves it out.
-func (l *Logger) Warn(msg string, args ...any) { l.at(slog.LevelWarn, msg, args) }
+func (l *Logger) Warn(msg string, args ...any) { l.at(context.Background(), slog.LevelWarn, msg, args) }
+
+// WarnContext is Warn with ctx for the handler (a trace's IDs, say).
+func (l *Logger) WarnContext(ctx context.Context, msg string, args ...any) {
+	l.at(ctx, slog.LevelWarn, msg, args)
+}
 
 // Error logs msg with args at Error, unless the bound leaves it out.
-func (l *Logger) Error(msg string, args ...any) { l.at(slog.LevelError, msg, args) }
+func (l *Logger) Error(msg string, args ...any) {
+	l.at(context.Background(), slog.LevelError, msg, args)
+}
 
-func (l *Logger) at(level slog.Level, msg string, args []any) {
+func (l *Logger) at(ctx context.Context, level slog.Level, msg string, args []any) {
 	now := l.Now()
 	ok, suppressed, since := l.Bound.Allow(now)
 	if suppressed > 0 {
-		_ = l.Log.Handler().Handle(context.Background(), SuppressedRecord(now, l.Suppressed, suppressed, since, l.Bound.Interval))
+		_ = l.Log.Handler().Handle(ctx, SuppressedRecord(now, l.Suppressed, suppressed, since, l.Bound.Interval))
 	}
 	if ok {
-		l.Log.Log(context.Background(), level, msg, args...)
+		l.Log.Log(ctx, level, msg, args...)
 	}
 }

@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"crypto/tls"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/flowgen/flowgen/internal/conntest"
 	"github.com/flowgen/flowgen/internal/listen"
 	"github.com/flowgen/flowgen/internal/testcert"
 	"github.com/flowgen/flowgen/temporal/internal/testserver"
@@ -44,24 +44,12 @@ func TestServeRefusesUnsafeListening(t *testing.T) {
 // exit status 1, before anything listens: the process does not wait for
 // the cluster, nor serve an API whose runs could not start.
 func TestServeClusterUnreachable(t *testing.T) {
-	cluster := closedPort(t)
+	cluster := conntest.ClosedPort(t)
 	var out, errb bytes.Buffer
 	code := run([]string{"serve", "-temporal", cluster, "-flows", t.TempDir(), "-addr", "127.0.0.1:0"}, &out, &errb)
 	if code != 1 || !strings.Contains(errb.String(), "flowgen-temporal serve: the Temporal cluster at "+cluster+" cannot be reached: ") || !strings.Contains(errb.String(), "connection refused") || out.Len() != 0 {
 		t.Errorf("exit %d, stdout %q, stderr %q; want 1, nothing listening, the cluster named and gRPC's why", code, out.String(), errb.String())
 	}
-}
-
-// closedPort is an address nothing listens on: a port the kernel gave,
-// closed again.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // A cluster whose host name does not resolve is said so, not only in
@@ -84,7 +72,7 @@ func TestServeClusterHostDoesNotResolve(t *testing.T) {
 // runs and schedules lived on. Before, this dialled the cluster (exit 1,
 // "cannot be reached": nothing listens on its port).
 func TestServeRequiresFlows(t *testing.T) {
-	cluster := closedPort(t)
+	cluster := conntest.ClosedPort(t)
 	var out, errb bytes.Buffer
 	code := run([]string{"serve", "-temporal", cluster, "-addr", "127.0.0.1:0"}, &out, &errb)
 	got := errb.String()
