@@ -25,7 +25,10 @@ func TestWatchBufferNotAllocatedUpFront(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if took := after.TotalAlloc - before.TotalAlloc; took > 1<<20 {
+	// Far below the 56 MiB of the old queue, far above a stream's own
+	// bytes: other goroutines of the package's earlier tests may allocate
+	// in the window too.
+	if took := after.TotalAlloc - before.TotalAlloc; took > 8<<20 {
 		t.Errorf("opening a stream with a buffer of %d events allocated %d bytes, before any event", buffer, took)
 	}
 	for i := range 3 {
