@@ -372,6 +372,10 @@ func stepSyntax(s *dsl.Step) (*parser.Step, error) {
 		add(&parser.StepStmt{RPC: rpcSyntax(a)})
 	case dsl.ActionAwait:
 		aw := &parser.Await{Topic: parser.NameToken(a.Topic), Event: parser.StringToken(a.Event), Into: fieldToken(a.Response)}
+		if a.Correlate == nil && a.CorrelateOn != nil {
+			// .flow writes a path after the field it is compared with.
+			return fail(at(a.CorrelateOn.Range, fmt.Errorf("a correlate_on path without a correlate field has no .flow form: .flow writes correlate Field on path")))
+		}
 		if a.Correlate != nil {
 			aw.Correlate = &parser.Correlate{Field: parser.IdentToken(a.Correlate.Name)}
 			if a.CorrelateOn != nil {

@@ -292,7 +292,8 @@ func TestFormatJSONRetryBounds(t *testing.T) {
 }
 
 // An action the JSON form can hold and .flow cannot write, a sleep with
-// both a duration and an until field or a condition nested deeper than
+// both a duration and an until field, an await's correlate_on path
+// without its correlate field, or a condition nested deeper than
 // the parentheses .flow reads (parser.MaxParens; a not of a not is
 // written "not (not X)"), is a flow-form error at that action or
 // condition, not a read-back error at "$".
@@ -315,6 +316,8 @@ func TestFormatJSONActionForm(t *testing.T) {
 	}{
 		{"sleep with both", flow(`{"name": "E", "action": {"kind": "sleep", "duration": "2s", "until": "At"}}`),
 			"$.flows[0].steps[0].action", `step "E": a sleep with both a duration and an until field has no .flow form`},
+		{"correlate_on alone", flow(`{"name": "E", "action": {"kind": "await", "topic": "t", "event": "e", "correlate_on": "order_id", "timeout": "1h"}}`),
+			"$.flows[0].steps[0].action.correlate_on", `step "E": a correlate_on path without a correlate field has no .flow form`},
 		{"nots", flow(`{"name": "E", "action": {"kind": "choose", "when": [{"if": ` + nots(parser.MaxParens+2) + `, "target": "done"}], "otherwise": "fail"}}`),
 			"$.flows[0].steps[0].action.when[0].if", `step "E": a condition whose parentheses would nest 9 deep has no .flow form: .flow reads them at most 8 deep`},
 		{"ors", flow(`{"name": "E", "action": {"kind": "choose", "when": [{"if": {"field": "X"}, "target": "done"}, {"if": ` + ors(parser.MaxParens+2) + `, "target": "done"}], "otherwise": "fail"}}`),
