@@ -42,8 +42,9 @@ func sourceIs(src []byte, base string) bool {
 // .flow or .json file of the directory makes (signup_flow.go once
 // signup.flow is renamed onboarding.flow), and that this command does not
 // replace; or one generated from the input itself into another file than
-// the one this command writes (x_flow.go, then gen -o y.go x.flow). The package checks read such a file
-// as generated code, emptied, and the generated names of the other .flow
+// the one this command writes (x_flow.go, then gen -o y.go x.flow). The
+// package checks read such a file as generated code, emptied, and the
+// generated names of the other .flow
 // files are checked from those files: nothing else sees it, and go build
 // then finds every name declared twice. One diagnostic, whose hint is to
 // remove the file, rather than one per name.
