@@ -120,7 +120,7 @@ func (c *checker) loops(f *Flow) {
 			// Chooses alone: no way out that the state reaches can be
 			// added, as nothing of the loop writes the state.
 			c.add(diag.Warnf(pick(g[0].NameRange, g[0].Range), "loop", "%s with no wait in it, in which nothing changes the state: its chooses decide the same each round, so a run that goes round it once goes round it forever, recording events until its history bound fails it", cycleWhat(g)).
-				WithHint("%s", stillHint))
+				WithHint("%s", chooseLoopHint))
 			continue
 		}
 		c.add(diag.Warnf(pick(g[0].NameRange, g[0].Range), "loop", "%s with no wait in it: a run can go round it forever, recording events until its history bound fails it", cycleWhat(g)).
@@ -135,8 +135,15 @@ func (c *checker) loops(f *Flow) {
 	}
 }
 
-// stillHint is how to end a cycle in which nothing changes the state.
+// stillHint is how to end a cycle in which nothing changes the state: its
+// sleeps can leave it with an `on ok` line.
 const stillHint = "change what its choose reads in a step of the loop (a Go step, an rpc's `-> Field`, an await's payload), or leave the loop with `on ok -> Step` (a step without one goes on to the next step in file order)"
+
+// chooseLoopHint is how to end a cycle of chooses alone. It has no step
+// that could take an `on` line (a choose may have nothing but its block,
+// choose-only), nor one whose reads could be changed: a step must come
+// into the loop, or the jump that closes it must go.
+const chooseLoopHint = "put a step that changes what its chooses read into the loop (a Go step, an rpc's `-> Field`, an await's payload), or send the `when` or `otherwise` line that goes round the loop to a step outside it"
 
 // cycleWhat names the steps of a cycle, in a diagnostic: a parallel block
 // of it as one, so that the user looks for a block, not a step, of that

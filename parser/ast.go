@@ -306,6 +306,26 @@ type Or struct {
 	Terms []*And `parser:"@@ ( 'or' @@ )*"`
 }
 
+// Parens is how deep the parentheses of condition o nest, as Format
+// writes it: more than MaxParens and the lexer does not read it back.
+func (o *Or) Parens() int {
+	deepest := 0
+	if o == nil {
+		return deepest
+	}
+	for _, a := range o.Terms {
+		if a == nil {
+			continue
+		}
+		for _, u := range a.Factors {
+			if u != nil && u.Group != nil {
+				deepest = max(deepest, 1+u.Group.Parens())
+			}
+		}
+	}
+	return deepest
+}
+
 // And is one or more Unarys joined by "and".
 type And struct {
 	Pos lexer.Position

@@ -38,7 +38,10 @@ import (
 // went wrong, at the call or at the token that lost its name: a flow or
 // step name is exported (Check's rule), so no keyword can be one; a field
 // could be named like a keyword, so only a keyword on a later line than
-// that token is taken for the next statement (so for an outcome).
+// that token is taken for the next statement (so for an outcome), or one
+// on its line that the input cannot have meant as a field: the parser
+// stopped at its argument, or it is a rollback whose rpc or call would be
+// a second action (slotKeyword, rollbackFieldKeyword).
 
 // statementKeywords are the words that start a statement of a flow or a
 // step: what follows a call or a transition that lost its name.
@@ -102,9 +105,12 @@ func stepKeywordName(s *Step, toks []lexer.Token) (diag.Diagnostic, bool) {
 			continue
 		}
 		for _, f := range stmtNames(ss) {
-			if d, bad := slotKeyword(toks, tokenAt(toks, f.Pos.Offset)); bad {
+			if d, bad := slotKeyword(toks, tokenAt(toks, f.Pos.Offset), false); bad {
 				return d, true
 			}
+		}
+		if d, bad := rollbackFieldKeyword(ss, toks); bad {
+			return d, true
 		}
 		if rb := ss.Rollback; rb != nil && rb.Name != nil {
 			if d, bad := rollbackKeyword(toks, tokenAt(toks, rb.Name.Pos.Offset)); bad {
@@ -160,6 +166,28 @@ func stmtNames(ss *StepStmt) []*Token {
 		add(o.Name)
 	}
 	return out
+}
+
+// rollbackFieldKeyword reports the state field of ss's action that is
+// the keyword rollback followed, on its line, by rpc or call: the action
+// lost its field (rpc s "S.Do" (X) -> rollback rpc s "S.Undo" (X)), and
+// the rollback's rpc or call, read as a statement of its own, would be a
+// second action, which the model's error would name instead.
+func rollbackFieldKeyword(ss *StepStmt, toks []lexer.Token) (diag.Diagnostic, bool) {
+	if ss.RPC == nil && ss.Await == nil && ss.Call == nil && ss.Sleep == nil {
+		return diag.Diagnostic{}, false // a rollback's field, writes, outcomes: not a second action
+	}
+	for _, f := range stmtNames(ss) {
+		j := tokenAt(toks, f.Pos.Offset)
+		if f.Value != "rollback" || j+1 >= len(toks) {
+			continue
+		}
+		next := toks[j+1]
+		if next.Pos.Line == f.Pos.Line && (next.Value == ident.KeywordRPC || next.Value == ident.KeywordCall) {
+			return slotKeyword(toks, j, true)
+		}
+	}
+	return diag.Diagnostic{}, false
 }
 
 // chooseKeywordTarget is keywordNameError for the when and otherwise lines
@@ -254,8 +282,11 @@ func keywordNameBefore(toks []lexer.Token, i int) (diag.Diagnostic, bool) {
 	}
 	// The keyword taken for a field, or its first argument, is where the
 	// parser stopped (sleep until, then on timeout -> X, stops at "->").
+	// On one line too (rpc s "S.Do" (X) -> rollback Undo stops at Undo,
+	// await t "e" -> timeout 1h at 1h): a field of that name leaves the
+	// parser unable to go on, so the keyword is the statement it starts.
 	for _, j := range []int{i - 1, i - 2} {
-		if d, bad := slotKeyword(toks, j); bad {
+		if d, bad := slotKeyword(toks, j, true); bad {
 			return d, true
 		}
 	}
@@ -346,14 +377,20 @@ func rollbackKeyword(toks []lexer.Token, j int) (diag.Diagnostic, bool) {
 // slotKeyword reports the state field or outcome toks[j] when it is a
 // statement keyword on a later line than the token before it, which a
 // field (fieldSlot) or an outcome (outcomeSlot) follows: that token lost
-// its name, and the error is there.
-func slotKeyword(toks []lexer.Token, j int) (diag.Diagnostic, bool) {
+// its name, and the error is there. With sameLine, a keyword on that
+// token's line counts too: where the keyword taken for a name is known
+// to have made the input wrong (the parser stopped at its argument), a
+// field of that name is not what was meant.
+func slotKeyword(toks []lexer.Token, j int, sameLine bool) (diag.Diagnostic, bool) {
 	if j < 1 || j >= len(toks) {
 		return diag.Diagnostic{}, false
 	}
 	kw, at := toks[j], toks[j-1]
-	if !slices.Contains(statementKeywords, kw.Value) || kw.Pos.Line == at.Pos.Line {
+	if !slices.Contains(statementKeywords, kw.Value) || kw.Pos.Line == at.Pos.Line && !sameLine {
 		return diag.Diagnostic{}, false
+	}
+	if kw.Pos.Line == at.Pos.Line && at.Value == "correlate" && kw.Value == "on" {
+		return diag.Diagnostic{}, false // correlate on path: the path's own on, which the parser's hint explains
 	}
 	what, name := "state field", "a field name"
 	hint, ok := fieldSlot(toks, j-1)

@@ -57,7 +57,9 @@
 // directory generates too: one whose <name>_flow.go is there, or another
 // input of the same command; or that a generated file left behind declares
 // (signup_flow.go once signup.flow is renamed: its Source line names a file
-// the directory no longer holds), with the hint to remove it. Of the
+// the directory no longer holds; or the input's own code generated before
+// into another file than the one gen writes now, signup_flow.go then gen -o
+// signup_gen.go signup.flow), with the hint to remove it. Of the
 // files beside an input, gen and check read only regular ones (a named
 // pipe would hang them). -nopkg skips the loading and these checks, so
 // a flow whose rpc lines name state fields cannot be generated with it. If any

@@ -372,6 +372,10 @@ func stepSyntax(s *dsl.Step) (*parser.Step, error) {
 		add(&parser.StepStmt{RPC: rpcSyntax(a)})
 	case dsl.ActionAwait:
 		aw := &parser.Await{Topic: parser.NameToken(a.Topic), Event: parser.StringToken(a.Event), Into: fieldToken(a.Response)}
+		if a.Correlate == nil && a.CorrelateOn != nil {
+			// .flow writes a path after the field it is compared with.
+			return fail(at(a.CorrelateOn.Range, fmt.Errorf("a correlate_on path without a correlate field has no .flow form: .flow writes correlate Field on path")))
+		}
 		if a.Correlate != nil {
 			aw.Correlate = &parser.Correlate{Field: parser.IdentToken(a.Correlate.Name)}
 			if a.CorrelateOn != nil {
@@ -385,6 +389,11 @@ func stepSyntax(s *dsl.Step) (*parser.Step, error) {
 	case dsl.ActionPublish:
 		add(&parser.StepStmt{Publish: &parser.Publish{Topic: parser.NameToken(a.Topic), Event: parser.StringToken(a.Event), Payload: fieldToken(a.Request)}})
 	case dsl.ActionSleep:
+		if a.Until != nil && a.Duration != 0 {
+			// A sleep line waits one or the other: printing one would
+			// drop the other.
+			return fail(at(a.Range, fmt.Errorf("a sleep with both a duration and an until field has no .flow form: a sleep line waits a duration or until a time")))
+		}
 		sl := &parser.Sleep{Until: fieldToken(a.Until)}
 		if a.Until == nil {
 			sl.Duration = durationToken(a.Duration)
@@ -396,7 +405,13 @@ func stepSyntax(s *dsl.Step) (*parser.Step, error) {
 			if w == nil || w.When == nil || w.Target == nil || !condShape(w.When) {
 				return fail(fmt.Errorf("a when line without its condition or target, or with a condition the JSON form cannot have"))
 			}
-			c.Body = append(c.Body, &parser.ChooseStmt{When: &parser.When{Cond: orSyntax(w.When), Target: parser.IdentToken(w.Target.Name)}})
+			cond := orSyntax(w.When)
+			if cond.Parens() > parser.MaxParens {
+				// The JSON form nests without bound; .flow's
+				// lexer reads parentheses MaxParens deep.
+				return fail(at(w.When.Range, fmt.Errorf("a condition whose parentheses would nest %d deep has no .flow form: .flow reads them at most %d deep", cond.Parens(), parser.MaxParens)))
+			}
+			c.Body = append(c.Body, &parser.ChooseStmt{When: &parser.When{Cond: cond, Target: parser.IdentToken(w.Target.Name)}})
 		}
 		if a.Otherwise != nil {
 			c.Body = append(c.Body, &parser.ChooseStmt{Otherwise: parser.IdentToken(a.Otherwise.Name)})

@@ -291,6 +291,53 @@ func TestFormatJSONRetryBounds(t *testing.T) {
 	}
 }
 
+// An action the JSON form can hold and .flow cannot write, a sleep with
+// both a duration and an until field, an await's correlate_on path
+// without its correlate field, or a condition nested deeper than
+// the parentheses .flow reads (parser.MaxParens; a not of a not is
+// written "not (not X)"), is a flow-form error at that action or
+// condition, not a read-back error at "$".
+func TestFormatJSONActionForm(t *testing.T) {
+	flow := func(steps string) string {
+		return `{"version": 1, "flows": [{"name": "A", "state": "S", "steps": [` + steps + `]}]}`
+	}
+	nots := func(n int) string {
+		return strings.Repeat(`{"not": `, n) + `{"field": "B"}` + strings.Repeat(`}`, n)
+	}
+	ors := func(n int) string { // C or (C or (... B)): each nested or bracketed
+		c := `{"field": "B"}`
+		for range n {
+			c = `{"or": [{"field": "C"}, ` + c + `]}`
+		}
+		return c
+	}
+	for _, tt := range []struct {
+		name, json, path, err string
+	}{
+		{"sleep with both", flow(`{"name": "E", "action": {"kind": "sleep", "duration": "2s", "until": "At"}}`),
+			"$.flows[0].steps[0].action", `step "E": a sleep with both a duration and an until field has no .flow form`},
+		{"correlate_on alone", flow(`{"name": "E", "action": {"kind": "await", "topic": "t", "event": "e", "correlate_on": "order_id", "timeout": "1h"}}`),
+			"$.flows[0].steps[0].action.correlate_on", `step "E": a correlate_on path without a correlate field has no .flow form`},
+		{"nots", flow(`{"name": "E", "action": {"kind": "choose", "when": [{"if": ` + nots(parser.MaxParens+2) + `, "target": "done"}], "otherwise": "fail"}}`),
+			"$.flows[0].steps[0].action.when[0].if", `step "E": a condition whose parentheses would nest 9 deep has no .flow form: .flow reads them at most 8 deep`},
+		{"ors", flow(`{"name": "E", "action": {"kind": "choose", "when": [{"if": {"field": "X"}, "target": "done"}, {"if": ` + ors(parser.MaxParens+2) + `, "target": "done"}], "otherwise": "fail"}}`),
+			"$.flows[0].steps[0].action.when[1].if", `step "E": a condition whose parentheses would nest 9 deep has no .flow form`},
+	} {
+		t.Run(tt.name, func(t *testing.T) { wantFlowFormError(t, tt.json, tt.path, tt.err) })
+	}
+	// As deep as .flow reads: written, and read back.
+	for _, cond := range []string{nots(parser.MaxParens + 1), ors(parser.MaxParens + 1)} {
+		src := flow(`{"name": "E", "action": {"kind": "choose", "when": [{"if": ` + cond + `, "target": "done"}], "otherwise": "fail"}}`)
+		m, ds := dsl.DecodeJSON("deep.json", []byte(src))
+		if ds.HasErrors() {
+			t.Fatal(ds)
+		}
+		if _, ds := Format(m); ds != nil {
+			t.Errorf("Format of a condition %d deep: %v", parser.MaxParens, ds)
+		}
+	}
+}
+
 // A doc that a .flow comment cannot hold as it is, which a JSON form's
 // may (a control character, a carriage return), is a flow-form error at
 // its flow or step, not a read-back error at "$".
