@@ -28,7 +28,10 @@
 //	flowgen FILE...
 //
 // Gen checks each file and writes the generated Go code beside it as
-// <name>_flow.go, or to the file given with -o (only with one input). The
+// <name>_flow.go, or to the file given with -o (only with one input). A
+// directory given stands for its .flow files, in name order (not its .json
+// files, nor hidden ones), here and for check and fmt: flowgen check .
+// checks the flows beside you; one without a .flow file is an error. The
 // generated file joins the package of the Go files in its directory (-pkg
 // NAME sets the package name when there are none yet; naming another
 // package than theirs is an error, as go build refuses two packages in one
@@ -91,7 +94,8 @@
 //
 //	flowgen check [-json] [-strict] [-nopkg] [-target runtime|temporal] FILE...
 //
-// Check reports every problem in the files and writes nothing. Each
+// Check reports every problem in the files (a directory: its .flow files)
+// and writes nothing. Each
 // diagnostic is printed as
 //
 //	signup.flow:12:18: error: transition to undefined step "Activte" in step "Review"

@@ -22,8 +22,9 @@ var genVerb = &verb{
 	args:  "FILE...",
 	short: "generate Go code from .flow files (the default verb)",
 	summary: `Gen generates Go code for each .flow (or .json) file: <name>_flow.go beside
-the input, or the file named by -o. It is the default verb, so "flowgen
-signup.flow" is "flowgen gen signup.flow". The Go package the output
+the input, or the file named by -o; a directory stands for its .flow files.
+It is the default verb, so "flowgen signup.flow" is "flowgen gen
+signup.flow". The Go package the output
 joins (the file's directory, or -o's) is loaded to check the state type
 and to give the typed service ports the Go types of the fields the rpc
 lines carry, and to check the generated names against the package's
@@ -56,6 +57,11 @@ are none (naming another package than theirs is an error).`,
 			defer debug.SetGCPercent(debug.SetGCPercent(400))
 			if len(args) == 0 {
 				return usageError(e, "no input files")
+			}
+			args, unlisted := e.flowFilesOf(args)
+			if len(unlisted) > 0 {
+				e.printUnread(unlisted)
+				return exitError
 			}
 			if *out != "" && len(args) != 1 {
 				return usageError(e, "-o needs exactly one input file, got %d", len(args))

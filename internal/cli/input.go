@@ -131,6 +131,48 @@ func (in *input) shared() *pkgDir {
 	return in.pkg
 }
 
+// flowFilesOf is paths with each directory among them replaced by its
+// .flow files, in name order (not its .json files: a directory holds JSON
+// of other kinds, package.json, a fixture), as `go vet DIR` takes the
+// package's files: `flowgen check .` checks the flows beside it. A
+// directory without one is an error diagnostic of it, code "read", as a
+// file that cannot be read is; so is one that cannot be listed. Hidden
+// files (an editor's lock, .#x.flow) are no flows'.
+func (e *env) flowFilesOf(paths []string) ([]string, diag.List) {
+	var out []string
+	var bad diag.List
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil || !st.IsDir() {
+			out = append(out, p) // readInputs reports what is wrong with it
+			continue
+		}
+		at := diag.Range{Start: diag.Pos{File: e.display(p)}}
+		ents, err := os.ReadDir(p)
+		if err != nil {
+			bad = append(bad, diag.Errorf(at, "read", "%s", pathError(e, err)))
+			continue
+		}
+		n := len(out)
+		for _, ent := range ents {
+			name := ent.Name()
+			if filepath.Ext(name) != ".flow" || name[0] == '.' {
+				continue
+			}
+			// A regular file, or a link to one: a named pipe would hang
+			// the read, as beside an input (siblingFiles).
+			path := filepath.Join(p, name)
+			if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() {
+				out = append(out, path)
+			}
+		}
+		if len(out) == n {
+			bad = append(bad, diag.Errorf(at, "read", "%s is a directory with no .flow file", e.display(p)))
+		}
+	}
+	return out, bad
+}
+
 // read reads every path, printing all the files that cannot be read.
 func (e *env) read(paths []string) ([]*input, bool) {
 	ins, unread := e.readInputs(paths)

@@ -22,6 +22,7 @@ var checkVerb = &verb{
 	args:  "FILE...",
 	short: "report every diagnostic, write nothing",
 	summary: `Check reports every diagnostic of the .flow (or .json) files and writes nothing.
+A directory stands for its .flow files: flowgen check . checks those here.
 Errors make the exit status 1; warnings alone leave it 0. By default the Go
 package in each file's directory is loaded to check the state type and its
 fields (this runs the go command), and the generated names are checked
@@ -40,7 +41,9 @@ the directory; -nopkg skips that. The generated names are those of -target
 			if err := gen.CheckTarget(*target); err != nil {
 				return usageError(e, "-target: %v", err)
 			}
+			args, unlisted := e.flowFilesOf(args)
 			ins, unread := e.readInputs(args)
+			unread = append(unlisted, unread...)
 			var all diag.List
 			if *asJSON {
 				// Every outcome is JSON then, a file that cannot be read
@@ -66,10 +69,11 @@ var fmtVerb = &verb{
 	name:  "fmt",
 	args:  "FILE...",
 	short: "print or rewrite .flow files in canonical layout",
-	summary: `Fmt prints .flow files in canonical layout, keeping comments, and the
-.flow form of a file in the JSON form (a flow service's flows, to compile
-with go generate), with doc comments; a JSON file whose flows .flow cannot
-say exactly is an error (flow-form) that names the part. With -w it
+	summary: `Fmt prints .flow files (a directory: its .flow files) in canonical
+layout, keeping comments, and the .flow form of a file in the JSON form (a
+flow service's flows, to compile with go generate), with doc comments; a
+JSON file whose flows .flow cannot say exactly is an error (flow-form) that
+names the part. With -w it
 rewrites the files instead: atomically, only those that change, and all of
 them or, when one cannot be written, none; a symbolic link stays one, and
 the file it leads to is rewritten. A byte order mark at the start of a file
@@ -90,8 +94,10 @@ flowgen check reports them.`,
 					return usageError(e, "%s: -w and -l take .flow files; fmt prints the .flow form of a JSON file: flowgen fmt %s > NAME.flow", e.display(a), e.display(a))
 				}
 			}
+			args, unlisted := e.flowFilesOf(args)
+			e.printUnread(unlisted)
 			ins, ok := e.read(args)
-			if !ok {
+			if !ok || len(unlisted) > 0 {
 				return exitError
 			}
 			var all diag.List
