@@ -18,7 +18,11 @@ type visitRun[S any] struct {
 	state   *S
 	attempt *int
 	entered time.Time // Step.Deadline counts from it
-	visit   int32     // a branch's visit (the run's progress has the current step's)
+	// retryAt is when the next attempt may start, as the retry before it
+	// recorded (Event.RetryAt): the run waits out its backoff until then,
+	// also when resumed during it.
+	retryAt time.Time
+	visit   int32 // a branch's visit (the run's progress has the current step's)
 	// msgs is nil for the run's current step; a branch sends its retries
 	// to the run's goroutine, which records them.
 	msgs chan<- branchMsg[S]
@@ -30,6 +34,7 @@ type visitRun[S any] struct {
 func (r *Run[S]) attempts(v *visitRun[S]) (out Outcome, err error, stop error) {
 	d := v.d
 	for {
+		r.sleepUntil(v.ctx, v.retryAt) // the backoff: an abort, a Suspend is seen below
 		if v.ctx.Err() != nil && !r.callReturned(v) {
 			return "", nil, errNotRun
 		}
@@ -84,10 +89,11 @@ func (r *Run[S]) attempts(v *visitRun[S]) (out Outcome, err error, stop error) {
 		if err == nil || IsPermanent(err) || *v.attempt >= d.attempts {
 			return out, err, nil
 		}
-		wait := backoff(d.Retry, *v.attempt)
-		if d.Deadline > 0 && !r.clock.Now().Add(wait).Before(v.entered.Add(d.Deadline)) {
+		now, wait := r.clock.Now(), backoff(d.Retry, *v.attempt)
+		if d.Deadline > 0 && !now.Add(wait).Before(v.entered.Add(d.Deadline)) {
 			return "", NoTimeForRetry(d.Deadline, *v.attempt+1, err), nil
 		}
+		v.retryAt = retryTime(now, wait)
 		if err := r.retried(v, err); err != nil {
 			if v.msgs != nil && errors.Is(err, ErrHistoryLimit) {
 				// The retry is recorded, and the history is at its
@@ -97,9 +103,10 @@ func (r *Run[S]) attempts(v *visitRun[S]) (out Outcome, err error, stop error) {
 			}
 			return "", nil, err
 		}
-		r.sleep(v.ctx, wait) // an abort is seen at the top
 		if v.msgs == nil && r.cur.kind == kindWaiting {
-			return "", nil, errRewait // after its backoff, the retry waits (Await.EachAttempt)
+			// The retry waits (Await.EachAttempt): the loop waits out its
+			// backoff, then parks.
+			return "", nil, errRewait
 		}
 	}
 }
@@ -111,13 +118,14 @@ func (r *Run[S]) callReturned(v *visitRun[S]) bool {
 	return v.msgs == nil && v.d.Call != nil && r.progress.payload != nil
 }
 
-// retried records that v's attempt failed and another follows.
+// retried records that v's attempt failed and another follows, at
+// v.retryAt.
 func (r *Run[S]) retried(v *visitRun[S], err error) error {
 	if v.msgs == nil {
-		return r.fire(OutcomeRetry, *v.attempt, OutcomeRetry, err) // the record counts the attempt
+		return r.fireRetry(*v.attempt, err, v.retryAt) // the record counts the attempt
 	}
 	done := make(chan error, 1)
-	v.msgs <- branchMsg[S]{branch: v.d.index, retry: true, attempt: *v.attempt, err: err, done: done}
+	v.msgs <- branchMsg[S]{branch: v.d.index, retry: true, attempt: *v.attempt, err: err, retryAt: v.retryAt, done: done}
 	err = <-done
 	if err == nil || errors.Is(err, ErrHistoryLimit) { // recorded: the record counts the attempt
 		*v.attempt++
@@ -385,6 +393,26 @@ func backoff(p RetryPolicy, failed int) time.Duration {
 		return time.Duration(rand.Int64N(int64(d) + 1))
 	}
 	return d
+}
+
+// retryTime is what a retry recorded at now, whose next attempt backs
+// off for wait, records as the time that attempt may start
+// (Event.RetryAt): zero when it need not wait, else without a monotonic
+// reading, as the event's time, so that it reads back the same from the
+// history.
+func retryTime(now time.Time, wait time.Duration) time.Time {
+	if wait <= 0 {
+		return time.Time{}
+	}
+	return now.Add(wait).Round(0)
+}
+
+// sleepUntil sleeps, as sleep does, until at on the run's clock: the end
+// of a backoff a retry recorded (zero, or a time passed: not at all).
+func (r *Run[S]) sleepUntil(ctx context.Context, at time.Time) {
+	if !at.IsZero() {
+		r.sleep(ctx, at.Sub(r.clock.Now()))
+	}
 }
 
 // sleep waits d on the run's clock, or until ctx ends (the run is aborted,

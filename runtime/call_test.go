@@ -655,12 +655,13 @@ func TestCallNestedAbort(t *testing.T) {
 
 // A process that shuts down while a rollback call's child runs suspends
 // both: the parent records no failed rollback, and once resumed the same
-// child finishes the rollback.
+// child finishes the rollback, after what was left of its backoff.
 func TestRollbackCallSuspended(t *testing.T) {
 	sink := runtime.NewMemorySink()
+	clock := runtime.NewFakeClock(epoch)
 	var tries sync.Map
 	newRefund := func() *runtime.Flow[billing] {
-		refund := runtime.New[billing]("Refund", runtime.WithSink(sink))
+		refund := runtime.New[billing]("Refund", runtime.WithSink(sink), runtime.WithClock(clock))
 		if err := refund.Register(runtime.NewStep("Refund", func(ctx context.Context, s *billing) (runtime.Outcome, error) {
 			if _, again := tries.LoadOrStore(runtime.IdempotencyKey(ctx), true); !again {
 				return "", errors.New("busy: try again in an hour")
@@ -700,6 +701,11 @@ func TestRollbackCallSuspended(t *testing.T) {
 	if err != nil || len(runs) != 1 {
 		t.Fatal(runs, err)
 	}
+	backingOff(t, clock, func() bool { // the child's backoff, as its retry recorded it
+		st, err := refund2.Status(context.Background(), child)
+		return err == nil && st.State == runtime.StateDone
+	})
+	clock.Advance(time.Hour)
 	res, _ := runs[0].Wait(context.Background())
 	if res.Final != runtime.StateCompensated {
 		t.Fatalf("resumed parent %s (%v)", res.Final, res.Err)

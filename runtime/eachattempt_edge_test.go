@@ -197,8 +197,8 @@ func TestAwaitEachAttemptAbort(t *testing.T) {
 }
 
 // A Suspend during the backoff stops the run in the waiting state the
-// retry recorded; Resume (a new process) waits there and runs attempt 2,
-// under the same key.
+// retry recorded; Resume (a new process) waits out the rest of the
+// backoff, then waits there and runs attempt 2, under the same key.
 func TestAwaitEachAttemptSuspendInBackoff(t *testing.T) {
 	clock := runtime.NewFakeClock(gateStart)
 	sink, bus := runtime.NewMemorySink(), runtime.NewMemoryBus()
@@ -217,6 +217,8 @@ func TestAwaitEachAttemptSuspendInBackoff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	backingOff(t, clock, func() bool { return f2.isParked("s-1") })
+	clock.Advance(time.Minute)
 	st := f2.waiting(t, "s-1", 4)
 	if st.Attempt != 2 || st.Err != "card service unavailable" {
 		t.Fatalf("resumed: attempt %d error %q", st.Attempt, st.Err)
@@ -436,7 +438,7 @@ func TestAwaitEachAttemptResumeFromEveryPrefix(t *testing.T) {
 	if len(full) != 9 { // started, Pay waits, then (woken, retry that waits) twice, woken, Ship, done
 		t.Fatalf("uninterrupted run: %d events", len(full))
 	}
-	ignore := cmpopts.IgnoreFields(runtime.Event{}, "Time")
+	ignore := cmpopts.IgnoreFields(runtime.Event{}, "Time", "RetryAt")
 	for i := 1; i < len(full); i++ {
 		prefix := full[:i]
 		sink := runtime.NewMemorySink()

@@ -37,6 +37,16 @@ type Event struct {
 	// Error is the attempt's error; "" when it succeeded. For an abort that
 	// interrupted no attempt it is the abort error.
 	Error string `json:"error,omitempty"`
+	// RetryAt is set on a retry (Outcome "retry", of a step, a branch or
+	// a rollback) whose next attempt backs off: when that attempt may
+	// start, the backoff drawn for it (its jitter included) added to the
+	// time the retry was recorded. A run waits until then, live or
+	// resumed: Resume after a crash or a shutdown during the backoff waits
+	// out what is left of it rather than running the attempt at once, so
+	// that runs retrying through an outage do not all retry at the restart.
+	// Zero when the attempt follows at once (no backoff), and in histories
+	// recorded before the field, whose Resume runs it at once.
+	RetryAt time.Time `json:"retry_at,omitzero"`
 	// State is the JSON snapshot of the run's state after the transition's
 	// cause (the step's changes included). Sinks must not modify it.
 	State json.RawMessage `json:"state,omitempty"`

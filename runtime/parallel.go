@@ -65,6 +65,7 @@ type lane struct {
 	failed  bool // ended without completing
 	end     laneEnd
 	attempt int
+	retryAt time.Time // when attempt may start (progress.retryAt)
 	entered time.Time
 }
 
@@ -86,6 +87,7 @@ type branchMsg[S any] struct {
 	retry   bool
 	stopped bool // suspended before its next attempt: nothing to record
 	attempt int
+	retryAt time.Time // a retry's: when the next attempt may start
 	out     Outcome
 	err     error
 	state   S // the branch's copy, on its end
@@ -145,7 +147,7 @@ func (r *Run[S]) runParallel(b *stepDef[S]) error {
 			}
 		}
 		running++
-		go r.branch(bctx, d, base, l.attempt, l.entered, p.visits[x], msgs)
+		go r.branch(bctx, d, base, *l, p.visits[x], msgs) // a copy: the lane changes as the run records
 	}
 	if halt != nil {
 		cancel(halt)
@@ -168,7 +170,9 @@ func (r *Run[S]) runParallel(b *stepDef[S]) error {
 		}
 		m, d := machines[msg.branch], &r.def.steps[msg.branch]
 		if msg.retry {
-			halt = r.fireBranch(m, d, OutcomeRetry, msg.attempt, OutcomeRetry, msg.err)
+			n := attemptEnded(msg.attempt, OutcomeRetry, msg.err)
+			n.retryAt = msg.retryAt
+			halt = r.fireBranchNext(m, d, OutcomeRetry, n)
 			if halt != nil {
 				cancel(halt)
 				msg.done <- halt
@@ -300,13 +304,11 @@ func (r *Run[S]) blockBase(b *stepDef[S], base *S) error {
 }
 
 // branch runs branch d's attempts on its own copy of the state, from
-// attempt (0: a new start), and tells the run's goroutine of its retries
-// and its end.
-func (r *Run[S]) branch(ctx context.Context, d *stepDef[S], state S, attempt int, entered time.Time, visit int32, msgs chan<- branchMsg[S]) {
-	if attempt < 1 {
-		attempt = 1
-	}
-	v := visitRun[S]{d: d, ctx: ctx, state: &state, attempt: &attempt, entered: entered, visit: visit, msgs: msgs}
+// where its lane l is (its attempt, 0 for a new start, and that attempt's
+// backoff), and tells the run's goroutine of its retries and its end.
+func (r *Run[S]) branch(ctx context.Context, d *stepDef[S], state S, l lane, visit int32, msgs chan<- branchMsg[S]) {
+	attempt := max(l.attempt, 1)
+	v := visitRun[S]{d: d, ctx: ctx, state: &state, attempt: &attempt, entered: l.entered, retryAt: l.retryAt, visit: visit, msgs: msgs}
 	out, err, stop := r.attempts(&v)
 	switch {
 	case stop == errSuspend:
@@ -355,10 +357,12 @@ func abortedBranch(ctx context.Context, err error) error {
 // fireBranch moves branch d's machine m by event ev and records the move,
 // as fire does for the run's machine.
 func (r *Run[S]) fireBranch(m *fsm.FSM, d *stepDef[S], ev string, attempt int, out Outcome, err error) error {
-	r.next = nextEvent{attempt: attempt, outcome: out, err: err}
-	if err != nil {
-		r.next.errText = err.Error()
-	}
+	return r.fireBranchNext(m, d, ev, attemptEnded(attempt, out, err))
+}
+
+// fireBranchNext is fireBranch of an event that records n.
+func (r *Run[S]) fireBranchNext(m *fsm.FSM, d *stepDef[S], ev string, n nextEvent) error {
+	r.next = n
 	from := r.def.states[m.Current()]
 	if err := m.Event(context.Background(), ev); err != nil && !isNoTransition(err) {
 		return r.def.illegal(from.name, ev, err)

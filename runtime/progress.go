@@ -13,6 +13,7 @@ import (
 type progress struct {
 	seq          uint64
 	attempt      int       // attempt of the current phase, 1-based
+	retryAt      time.Time // when it may start, its backoff over (Event.RetryAt); zero: at once
 	entered      time.Time // when the current step was entered (Step.Deadline counts from it)
 	visits       []int32   // per step: how often the run entered it
 	stack        []frame   // completed steps with a rollback, oldest first
@@ -58,6 +59,7 @@ type frame struct {
 func (p *progress) apply(d definitionView, e *Event, from, to *mstate, err error) error {
 	p.seq = e.Seq
 	p.gateOpen = false
+	p.retryAt = time.Time{}
 	if gateOpened(e, to.kind) {
 		if !d.rollbackGated(to.step) || e.Error != "" {
 			return &HistoryError{Seq: e.Seq, Step: e.Step, Msg: "rollback re-entered without a retry"}
@@ -88,6 +90,7 @@ func (p *progress) apply(d definitionView, e *Event, from, to *mstate, err error
 			return &HistoryError{Seq: e.Seq, Step: e.Step, Msg: "retry without an error"}
 		}
 		p.attempt = e.Attempt + 1
+		p.retryAt = e.RetryAt
 		return nil
 	}
 	if err == nil && e.Error != "" {
@@ -148,6 +151,7 @@ func (p *progress) apply(d definitionView, e *Event, from, to *mstate, err error
 				return &HistoryError{Seq: e.Seq, Step: e.Step, Msg: "waits again without a retry"}
 			}
 			p.attempt = e.Attempt // the next attempt runs after the wait
+			p.retryAt = e.RetryAt // and the wait after the backoff
 			p.wait = p.newWait(e, d, to)
 			return nil
 		}
@@ -221,7 +225,7 @@ func (p *progress) applyBranch(d definitionView, x int, e *Event, from, to *msta
 		if e.Error == "" {
 			return &HistoryError{Seq: e.Seq, Step: e.Step, Msg: "retry without an error"}
 		}
-		l.attempt = e.Attempt + 1
+		l.attempt, l.retryAt = e.Attempt+1, e.RetryAt
 	case to.kind == kindRunning:
 		if l.started {
 			return &HistoryError{Seq: e.Seq, Step: e.Step, Msg: "branch started twice in one visit of its block"}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"time"
 
 	"github.com/looplab/fsm"
 
@@ -20,11 +21,26 @@ import (
 // so the machine never gets ahead of the history. err is the attempt's
 // error, if it failed.
 func (r *Run[S]) fire(ev string, attempt int, out Outcome, err error) error {
-	r.next = nextEvent{attempt: attempt, outcome: out, err: err}
-	if err != nil {
-		r.next.errText = err.Error()
-	}
+	r.next = attemptEnded(attempt, out, err)
 	return r.fireNext(ev)
+}
+
+// fireRetry records the retry of the current phase's failed attempt
+// (err): another attempt follows, which may start at at (zero: at once).
+func (r *Run[S]) fireRetry(attempt int, err error, at time.Time) error {
+	r.next = attemptEnded(attempt, OutcomeRetry, err)
+	r.next.retryAt = at
+	return r.fireNext(OutcomeRetry)
+}
+
+// attemptEnded is what the next event records of an attempt that ended
+// (0: none did) with outcome out and error err.
+func attemptEnded(attempt int, out Outcome, err error) nextEvent {
+	n := nextEvent{attempt: attempt, outcome: out, err: err}
+	if err != nil {
+		n.errText = err.Error()
+	}
+	return n
 }
 
 func (r *Run[S]) fireNext(ev string) error {
@@ -91,6 +107,7 @@ func (r *Run[S]) recordEvent(from, to *mstate, branch *stepDef[S]) error {
 		Attempt: n.attempt,
 		Outcome: n.outcome,
 		Error:   n.errText,
+		RetryAt: n.retryAt,
 		State:   snap,
 		Payload: n.payload,
 		Link:    n.link,

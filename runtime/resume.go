@@ -27,7 +27,8 @@ func (f *Flow[S]) CheckHistory(history []Event) error {
 // Resume continues a run from its history, for example after a crash: the
 // run gets the history's run ID, state snapshot and position. A step that
 // completed never runs again; a step that was running runs again from its
-// current attempt, with the same idempotency key; a run that was waiting
+// current attempt, with the same idempotency key, once what is left of the
+// backoff its retry recorded (Event.RetryAt) is over; a run that was waiting
 // waits again for the same event until the same deadline, holding no
 // goroutine. Resume returns ErrFinished for a history that has ended, and a
 // *HistoryError for one that does not fit the flow, or whose run ID no run

@@ -131,6 +131,7 @@ type nextEvent struct {
 	errText string
 	payload []byte
 	link    string
+	retryAt time.Time // a retry's: when the next attempt may start (Event.RetryAt)
 }
 
 // errAttemptTimeout is the cancellation cause of an attempt's context when
@@ -562,11 +563,26 @@ func (r *Run[S]) loop() {
 		case kindRunning:
 			err = r.runStep(&r.def.steps[st.step])
 		case kindWaiting:
+			// A retry that waits again (Await.EachAttempt) waits out its
+			// backoff first: an abort then is the wait's (park), a
+			// Suspend keeps the run in it.
+			r.sleepUntil(r.ctx, r.progress.retryAt)
+			if r.suspending.Load() {
+				r.finishSuspended()
+				return
+			}
 			r.park()
 			return
 		case kindFailing, kindAborting:
 			err = r.unwind(st.kind)
 		case kindRollback:
+			// The backoff after a retry, whatever the rollback: an abort
+			// does not cut it (rollbacks finish whatever happens),
+			// Suspend does.
+			if r.sleepRollback(r.progress.retryAt) {
+				r.finishSuspended()
+				return
+			}
 			switch d := &r.def.steps[st.step]; {
 			case d.rollbackCall != nil:
 				r.parkRollback(d) // rollbackwait.go
@@ -596,7 +612,7 @@ func (r *Run[S]) loop() {
 // runStep runs the current step's attempts and moves the run on.
 func (r *Run[S]) runStep(d *stepDef[S]) error {
 	p := &r.progress
-	v := visitRun[S]{d: d, ctx: r.ctx, state: &r.state, attempt: &p.attempt, entered: p.entered}
+	v := visitRun[S]{d: d, ctx: r.ctx, state: &r.state, attempt: &p.attempt, entered: p.entered, retryAt: p.retryAt}
 	out, err, stop := r.attempts(&v)
 	switch {
 	case stop == errNotRun: // aborted before an attempt started

@@ -114,10 +114,12 @@ func TestSuspendWhileWaiting(t *testing.T) {
 
 // A run suspended while a rollback retries stops after the retry is
 // recorded, without waiting for the backoff or the rollback's further
-// attempts; Resume runs the next attempt of the rollback, under the same
-// idempotency key, and the compensation completes.
+// attempts; Resume runs the next attempt of the rollback once the
+// recorded backoff is over, under the same idempotency key, and the
+// compensation completes.
 func TestSuspendBetweenRollbackAttempts(t *testing.T) {
 	sink := runtime.NewMemorySink()
+	clock := runtime.NewFakeClock(epoch)
 	rec := newRecorder()
 	failed := make(chan struct{}, 1)
 	steps := func(undoFails bool) []*runtime.Step[state] {
@@ -138,7 +140,7 @@ func TestSuspendBetweenRollbackAttempts(t *testing.T) {
 			}, runtime.WithIrreversible[state]()),
 		}
 	}
-	f := runtime.New[state]("S", runtime.WithSink(sink))
+	f := runtime.New[state]("S", runtime.WithSink(sink), runtime.WithClock(clock))
 	mustRegister(t, f, steps(true)...)
 	run, err := f.Start(context.Background(), state{}, runtime.WithRunID("r"))
 	if err != nil {
@@ -168,12 +170,14 @@ func TestSuspendBetweenRollbackAttempts(t *testing.T) {
 	if last := h[len(h)-1]; last.From != "A:rollback" || last.To != "A:rollback" || last.Attempt != 1 {
 		t.Fatalf("history ends %+v: want the recorded retry of A's rollback", last)
 	}
-	g := runtime.New[state]("S", runtime.WithSink(sink))
+	g := runtime.New[state]("S", runtime.WithSink(sink), runtime.WithClock(clock))
 	mustRegister(t, g, steps(false)...)
 	r2, err := g.Resume(context.Background(), h)
 	if err != nil {
 		t.Fatal(err)
 	}
+	backingOff(t, clock, func() bool { return rec.count("undo A") > 1 })
+	clock.Advance(time.Hour)
 	if res, _ := r2.Wait(context.Background()); res.Final != runtime.StateCompensated {
 		t.Fatalf("resumed: %+v; want compensated", res)
 	}

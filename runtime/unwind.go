@@ -34,7 +34,9 @@ func (r *Run[S]) runRollback(d *stepDef[S]) error {
 			// the same attempt may run.
 			return r.fire(OutcomeRetry, r.progress.attempt, "", err)
 		}
-		if again, ferr := r.rollbackEnded(d, err); ferr != nil || !again || d.RollbackAwait != nil {
+		if again, ferr := r.rollbackEnded(d, err); ferr != nil || !again || d.RollbackAwait != nil || !r.progress.retryAt.IsZero() {
+			// The loop waits out the retry's backoff (and parks a gated
+			// rollback's next attempt) before it runs.
 			return ferr
 		}
 	}
@@ -42,17 +44,20 @@ func (r *Run[S]) runRollback(d *stepDef[S]) error {
 
 // rollbackEnded moves the run on from a rollback attempt of d that ended
 // with err: back to the unwind, or, when it failed and may be retried, to
-// the next attempt (again), the retry recorded and its backoff waited.
+// the next attempt (again), the retry recorded with the time that attempt
+// may start (progress.retryAt), whose backoff the run's loop waits out.
 func (r *Run[S]) rollbackEnded(d *stepDef[S], err error) (again bool, ferr error) {
 	p := &r.progress
 	if err != nil && !IsPermanent(err) && p.attempt < d.rbAttempts {
-		if err := r.fire(OutcomeRetry, p.attempt, OutcomeRetry, err); err != nil {
+		at := retryTime(r.clock.Now(), backoff(d.RollbackRetry, p.attempt))
+		if err := r.fireRetry(p.attempt, err, at); err != nil {
 			return false, err
 		}
 		// The retry is recorded: a suspended run (a process that shuts
 		// down) stops here rather than after the rollback's last attempt,
-		// and Resume runs the next attempt. An abort changes nothing.
-		if r.sleepRollback(backoff(d.RollbackRetry, p.attempt-1)) {
+		// and Resume runs the next attempt, after the rest of its
+		// backoff. An abort changes nothing.
+		if r.suspending.Load() {
 			return false, errSuspend
 		}
 		return true, nil
@@ -108,10 +113,11 @@ func (r *Run[S]) rollbackBackAtGate(d *stepDef[S], err error) bool {
 	return d.backAtGate(true, err) && r.historyFull() == nil
 }
 
-// sleepRollback waits d on the run's clock, the backoff between attempts
-// of a rollback: an abort does not cut it (rollbacks finish whatever
-// happens), Suspend does. It reports whether the run is suspending.
-func (r *Run[S]) sleepRollback(d time.Duration) bool {
-	r.sleep(context.Background(), d)
+// sleepRollback waits until at on the run's clock, the end of the
+// backoff before an attempt of a rollback (zero: none): an abort does not
+// cut it (rollbacks finish whatever happens), Suspend does. It reports
+// whether the run is suspending.
+func (r *Run[S]) sleepRollback(at time.Time) bool {
+	r.sleepUntil(context.Background(), at)
 	return r.suspending.Load()
 }

@@ -127,6 +127,8 @@ type Observed[S any] struct {
 // the wait, the payload that woke it and its links to parent and child
 // runs. The wait's times are masked (set or not): a sleep's wake-up time
 // and a timeout count from when the run, on each form, entered the step.
+// Not compared: the event's time, and a retry's RetryAt, which only the
+// runtime records (on Temporal the server holds a retry's backoff).
 func Details(e runtime.Event) string {
 	d := struct {
 		State   json.RawMessage `json:"state,omitempty"`
