@@ -51,7 +51,13 @@ import (
 //
 //	link     uvarint length + bytes (runtime.Event.Link, a W3C traceparent)
 //
-// Kind 1, 3, 4 and 5 records are still read.
+// A retry whose next attempt backs off (kind 8, written since a retry
+// records when that attempt may start; only for an event with a RetryAt):
+// kind 6's fields, then
+//
+//	retry at varint Unix nanoseconds, varint zone offset in seconds
+//
+// Kind 1, 3, 4, 5 and 6 records are still read.
 //
 // A transition of an inbox message (kind 2) is described in inbox.go, an
 // abort request of a run (kind 7) in abort.go.
@@ -63,12 +69,13 @@ const (
 	kindLinked   = 5
 	kindWoken    = 6
 	kindAbort    = 7
+	kindRetried  = 8
 )
 
 // isEventKind reports whether a record of kind k is an event of a run.
 func isEventKind(k byte) bool {
 	switch k {
-	case kindEventV1, kindEvent, kindExtended, kindLinked, kindWoken:
+	case kindEventV1, kindEvent, kindExtended, kindLinked, kindWoken, kindRetried:
 		return true
 	}
 	return false
@@ -105,6 +112,8 @@ func encodeEvent(b []byte, e *runtime.Event) ([]byte, error) {
 	}
 	kind := byte(kindEvent)
 	switch {
+	case !e.RetryAt.IsZero():
+		kind = kindRetried
 	case e.Link != "":
 		kind = kindWoken
 	case e.Parent != nil || e.Child != nil:
@@ -143,8 +152,11 @@ func encodeEvent(b []byte, e *runtime.Event) ([]byte, error) {
 			b = appendString(b, r.RunID)
 		}
 	}
-	if kind == kindWoken {
+	if kind >= kindWoken {
 		b = appendString(b, e.Link)
+	}
+	if kind == kindRetried {
+		b = appendTime(b, e.RetryAt)
 	}
 	return b, nil
 }
@@ -269,8 +281,11 @@ func decodeEvent(p []byte) (runtime.Event, error) {
 		e.Parent = d.runRef()
 		e.Child = d.runRef()
 	}
-	if p[0] == kindWoken {
+	if p[0] == kindWoken || p[0] == kindRetried {
 		e.Link = d.string()
+	}
+	if p[0] == kindRetried {
+		e.RetryAt = d.time()
 	}
 	if err := d.end("event"); err != nil {
 		return runtime.Event{}, err
