@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
@@ -46,8 +47,14 @@ type callEngine struct {
 
 func newCallEngine(t *testing.T, fx *fixture) *callEngine {
 	t.Helper()
+	return newCallEngineOn(t, fx, nil)
+}
+
+// newCallEngineOn is newCallEngine on clock (nil: the real one).
+func newCallEngineOn(t *testing.T, fx *fixture, clock runtime.Clock) *callEngine {
+	t.Helper()
 	c := &callEngine{fx: fx}
-	e, err := New(Options{Store: fx.st, Caller: fx.caller, Broker: fx.broker})
+	e, err := New(Options{Store: fx.st, Caller: fx.caller, Broker: fx.broker, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +188,9 @@ func TestCallJSONAbortAndRestart(t *testing.T) {
 	if s := runState(fx, "r-1"); s != runtime.StateWaiting {
 		t.Fatalf("parent after close: %s", s)
 	}
-	c2 := newCallEngine(t, fx)
+	// Started again once the child's hour of backoff is over: its retry
+	// recorded when the next attempt may start, which a resume waits for.
+	c2 := newCallEngineOn(t, fx, runtime.NewFakeClock(time.Now().Add(time.Hour)))
 	defer closeEngine(t, c2.e)
 	if st := c2.end(t, "r-1"); st.State != runtime.StateDone || len(st.Children) != 1 {
 		t.Fatalf("resumed parent %s, children %v", st.State, st.Children)

@@ -18,11 +18,8 @@ type visitRun[S any] struct {
 	state   *S
 	attempt *int
 	entered time.Time // Step.Deadline counts from it
-	// retryAt is when the next attempt may start, as the retry before it
-	// recorded (Event.RetryAt): the run waits out its backoff until then,
-	// also when resumed during it.
-	retryAt time.Time
-	visit   int32 // a branch's visit (the run's progress has the current step's)
+	retryAt time.Time // when the next attempt may start, as its retry recorded (Event.RetryAt)
+	visit   int32     // a branch's visit (the run's progress has the current step's)
 	// msgs is nil for the run's current step; a branch sends its retries
 	// to the run's goroutine, which records them.
 	msgs chan<- branchMsg[S]
