@@ -164,10 +164,22 @@ func (r *Run[S]) endedOutside(ctx context.Context, err error) (runtime.RunState,
 // runtime.ErrUnknownRun, as for the runtime's Flow.Status. A run whose
 // history is not over though its workflow is (terminated or timed out
 // from outside flowgen) reads the end EndedOutside says
-// (runtime.Status.EndedOutside), as lists of runs read it.
+// (runtime.Status.EndedOutside), as lists of runs read it; so does one
+// whose workflow ended before any worker ran it, with no history (no
+// worker can answer its query).
 func (r *Run[S]) Status(ctx context.Context) (_ runtime.Status, err error) {
 	defer func() { err = contextEnded(ctx, err) }()
 	h, err := r.History(ctx)
+	var nr *serviceerror.WorkflowNotReady
+	if errors.As(err, &nr) {
+		// Temporal answers so the query of a workflow that ended before
+		// any worker completed a task of it (terminated, or timed out,
+		// while no worker polled its queue): a run that recorded
+		// nothing, whose end only the workflow's description says.
+		if st, ok := r.endedUnrecorded(ctx); ok {
+			return st, nil
+		}
+	}
 	if err != nil {
 		return runtime.Status{}, err
 	}
@@ -183,6 +195,24 @@ func (r *Run[S]) Status(ctx context.Context) (_ runtime.Status, err error) {
 		st.EndedOutside(end, why)
 	}
 	return st, nil
+}
+
+// endedUnrecorded is the status of a run whose workflow is over though
+// it recorded no event: the end EndedOutside reads, no history. false for
+// a workflow still running, or one that cannot be described.
+func (r *Run[S]) endedUnrecorded(ctx context.Context) (runtime.Status, bool) {
+	d, err := r.c.DescribeWorkflowExecution(ctx, r.id, "")
+	if err != nil {
+		return runtime.Status{}, false
+	}
+	info := d.GetWorkflowExecutionInfo()
+	end, why := EndedOutside(info)
+	if end == "" {
+		return runtime.Status{}, false
+	}
+	st := runtime.Status{RunID: r.id, Flow: info.GetType().GetName()}
+	st.EndedOutside(end, why)
+	return st, true
 }
 
 // History returns the run's events from its workflow, in pages

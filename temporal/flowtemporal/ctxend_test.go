@@ -22,11 +22,7 @@ func TestCallsEndedByTheirContextSaySo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Temporal server")
 	}
-	def := runtime.New[paid]("Hold", Awaits())
-	must(t, def.Register(runtime.NewAwait("payments", "paid", func(s *paid) any { return &s.Payment }, nil, time.Hour)))
-	f, err := New(def)
-	must(t, err)
-	c := onServer(t, f, "ctxend")
+	c := onServer(t, holdFlow(t), "ctxend")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	run, err := Start(ctx, c, "Hold", paid{}, client.StartWorkflowOptions{ID: "hold-1", TaskQueue: "ctxend"})
@@ -53,4 +49,14 @@ func TestCallsEndedByTheirContextSaySo(t *testing.T) {
 		}
 	}
 	must(t, run.Abort(ctx))
+}
+
+// holdFlow is flow Hold: one await of an hour, a run that waits.
+func holdFlow(t *testing.T) *Flow[paid] {
+	t.Helper()
+	def := runtime.New[paid]("Hold", Awaits())
+	must(t, def.Register(runtime.NewAwait("payments", "paid", func(s *paid) any { return &s.Payment }, nil, time.Hour)))
+	f, err := New(def)
+	must(t, err)
+	return f
 }

@@ -2,8 +2,12 @@ package flowtemporal
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
+	"time"
 
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/flowgen/flowgen/runtime"
@@ -103,7 +107,7 @@ func queryPage(ctx context.Context, c client.Client, runID string, q HistoryPage
 	var p HistoryPage
 	v, err := c.QueryWorkflow(ctx, runID, "", QueryHistoryPage, q)
 	if err != nil {
-		return p, err
+		return p, unanswered(ctx, c, runID, err)
 	}
 	return p, v.Get(&p)
 }
@@ -114,7 +118,7 @@ func wholeHistory(ctx context.Context, c client.Client, runID string) ([]runtime
 	var h []runtime.Event
 	v, err := c.QueryWorkflow(ctx, runID, "", QueryHistory)
 	if err != nil {
-		return nil, RunError(err, runID)
+		return nil, RunError(unanswered(ctx, c, runID, err), runID)
 	}
 	return h, v.Get(&h)
 }
@@ -123,4 +127,31 @@ func wholeHistory(ctx context.Context, c client.Client, runID string) ([]runtime
 // workflow has no handler of (the SDK's "unknown queryType").
 func unknownQuery(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "unknown queryType")
+}
+
+// unanswered is err, from a query of run runID, saying why when the query
+// ran out of time: only a worker polling the run's task queue answers a
+// query, so one with none running (not started, or given another queue)
+// ends at the SDK's own deadline (10 s) or ctx's. Without the reason, the
+// caller read "context deadline exceeded" (or gRPC's "stream terminated"),
+// from a call whose ctx had not ended. The queue is named when ctx lets
+// it be asked for (a description of the workflow, on this path only).
+// Any other error is returned as it is.
+func unanswered(ctx context.Context, c client.Client, runID string, err error) error {
+	var dl *serviceerror.DeadlineExceeded
+	var cl *serviceerror.Canceled
+	live := ctx.Err() == nil
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		live = false
+	}
+	if !errors.As(err, &dl) && !(live && errors.As(err, &cl)) {
+		return err
+	}
+	queue := "of the run's task queue"
+	if live {
+		if d, derr := c.DescribeWorkflowExecution(ctx, runID, ""); derr == nil {
+			queue = fmt.Sprintf("of task queue %q", d.GetExecutionConfig().GetTaskQueue().GetName())
+		}
+	}
+	return fmt.Errorf("flowtemporal: run %q: no worker %s answered the query in time (a query needs a running worker of the run's task queue, even for a run that ended): %w", runID, queue, err)
 }
