@@ -350,20 +350,6 @@ func (w *watcher) pop() (watched, bool) {
 	return x, true
 }
 
-// len is how many events w's queue holds.
-func (w *watcher) len() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.q)
-}
-
-// bytes is how many bytes of data w's queue holds.
-func (w *watcher) bytes() int64 {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.queued
-}
-
 // recorder is the sink of the engine's runs: the store, and then, for each
 // event the store accepted, the watchers. The store may keep the event
 // (runtime.Sink), and so may the watchers: the runtime never reuses an

@@ -58,3 +58,17 @@ func TestWatchBufferNotAllocatedUpFront(t *testing.T) {
 		t.Error("a stream 3 events behind with a buffer of 2 was not told to stop")
 	}
 }
+
+// len is how many events w's queue holds (the tests' view of it).
+func (w *watcher) len() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.q)
+}
+
+// bytes is how many bytes of data w's queue holds.
+func (w *watcher) bytes() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.queued
+}
