@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/otel/attribute"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
@@ -36,6 +37,13 @@ type Options struct {
 	// OpenTelemetry SDK TracerProvider with an OTLP exporter). Nil: no
 	// tracing, metrics only.
 	TracerProvider trace.TracerProvider
+	// ProcessMetrics adds the Go runtime's and the process's own metrics
+	// (go_*, process_*: goroutines, heap, GC pauses, resident memory, open
+	// file descriptors against their limit) to GET /metrics, the series an
+	// operator watches the service's bounds with. flowgen serve sets it; a
+	// program that already exports them on a /metrics of its own leaves
+	// it false, so that the two scrapes do not both carry them.
+	ProcessMetrics bool
 }
 
 // Telemetry traces runs and keeps flowgen's metrics. Its methods are safe
@@ -56,6 +64,9 @@ type Telemetry struct {
 // Metrics (a registry of its own: nothing global is touched).
 func New(opts Options) (*Telemetry, error) {
 	reg := prometheus.NewRegistry()
+	if opts.ProcessMetrics {
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
 	exp, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo(), otelprom.WithoutTargetInfo())
 	if err != nil {
 		return nil, err

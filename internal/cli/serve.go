@@ -346,7 +346,7 @@ func serve(ctx context.Context, cfg serveConfig, ready func(addr string)) (err e
 	defer stopTracing()
 	// Metrics at GET /metrics (docs/observability.md): they cost a few
 	// counter updates per transition, so serve always keeps them.
-	tel, err := observe.New(observe.Options{TracerProvider: tp})
+	tel, err := observe.New(observe.Options{TracerProvider: tp, ProcessMetrics: true})
 	if err != nil {
 		return err
 	}
