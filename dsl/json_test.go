@@ -170,7 +170,8 @@ func TestDecodeJSONSyntaxErrors(t *testing.T) {
 	}{
 		{"{\n  \"version\": 1,\n  \"flows\": [}\n", "t.json:3:13: error: invalid JSON: invalid character '}' looking for beginning of value", 30},
 		{"{\"version\": 1, \"flows\": []} []", "t.json:1:29: error: invalid JSON: unexpected data after the top-level value", 28},
-		{"", "t.json:1:1: error: invalid JSON: unexpected end of JSON input", 0},
+		{"", "t.json:1:1: error: invalid JSON: the document is empty", 0},
+		{" \n\t", "t.json:1:1: error: invalid JSON: the document is empty", 0},
 		{"{\"version\": 1", "t.json:1:14: error: invalid JSON: unexpected end of JSON input", 13},
 		{strings.Repeat("[", 100), "t.json:1:65: error: invalid JSON: JSON nested deeper than 64 levels", 64},
 		// The position is that of the offending character wherever it

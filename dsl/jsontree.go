@@ -59,6 +59,11 @@ func readJSONValue(dec *json.Decoder) (*jnode, error) {
 	for {
 		off := dec.InputOffset()
 		tok, err := dec.Token()
+		if err == io.EOF && root == nil && len(stack) == 0 {
+			// Nothing but white space: a file saved empty, or a request
+			// sent without its body, which "unexpected end" hides.
+			return nil, &jsonSyntaxError{"the document is empty", off}
+		}
 		if err == io.EOF {
 			return nil, &jsonSyntaxError{"unexpected end of JSON input", off}
 		}

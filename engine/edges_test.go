@@ -713,3 +713,16 @@ func TestStartOfRunBeingStarted(t *testing.T) {
 		t.Fatal("the refused start recorded the run")
 	}
 }
+
+// PUT /flows without a body says so, at the document's start, rather than
+// "unexpected end of JSON input", which reads as a JSON cut short.
+func TestPutFlowsEmptyBody(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.start()
+	defer fx.stop()
+	c := apiClient{t, httptestServer(t, e)}
+	status, out := c.do("PUT", "/flows", "")
+	if ds, _ := out["diagnostics"].([]any); status != 400 || len(ds) != 1 || !strings.Contains(fmt.Sprint(ds[0]), "the document is empty") {
+		t.Errorf("PUT /flows with no body: %d %.300v, want 400 saying the document is empty", status, out)
+	}
+}
