@@ -150,9 +150,9 @@ func (c *checker) calls(f *File, flows map[string]*Flow) {
 		}
 		msg := diag.Sprintf("flow %q calls itself", fl.Name)
 		if len(path) > 1 {
-			msg = diag.Sprintf("flow %q calls itself through %s", fl.Name, strings.Join(quoteAll(names[1:len(names)-1]), ", "))
+			msg = diag.Sprintf("flow %q calls itself through %s", fl.Name, strings.Join(elideCycle(quoteAll(names[1:len(names)-1])), ", "))
 		}
-		c.add(diag.Errorf(pick(first.Action.Flow.Range, first.Action.Range, first.Step.NameRange), "call-cycle", "%s: %s", msg, strings.Join(cutAll(names), " -> ")).
+		c.add(diag.Errorf(pick(first.Action.Flow.Range, first.Action.Range, first.Step.NameRange), "call-cycle", "%s: %s", msg, strings.Join(elideCycle(cutAll(names)), " -> ")).
 			WithHint("%s", callCycleHint(path)))
 	}
 }
@@ -305,7 +305,25 @@ func callCycleHint(path []callHop) string {
 		}
 		calls[i] = diag.Sprintf("the %s of step %q of flow %s", what, h.site.Step.Name, diag.Cut(h.flow.Name))
 	}
-	return fmt.Sprintf("%s; remove one of its calls (%s), or move what the flows share into a flow that calls none of them", why, strings.Join(calls, ", "))
+	return fmt.Sprintf("%s; remove one of its calls (%s), or move what the flows share into a flow that calls none of them", why, strings.Join(elideCycle(calls), ", "))
+}
+
+// cycleShown is how many items of a call cycle a diagnostic lists: its
+// first and its last, with how many were left out between them, so that
+// a cycle through thousands of flows reads in a line or two rather than
+// naming each flow three times over.
+const cycleShown = 8
+
+// elideCycle is ss, the hops of a call cycle, or its first and last ones
+// around "… N more" when there are more than cycleShown.
+func elideCycle(ss []string) []string {
+	if len(ss) <= cycleShown {
+		return ss
+	}
+	head, tail := cycleShown-2, 2
+	out := append([]string(nil), ss[:head]...)
+	out = append(out, fmt.Sprintf("… %d more", len(ss)-head-tail))
+	return append(out, ss[len(ss)-tail:]...)
 }
 
 // cutAll is the names ss, each cut as diag.Quote cuts it (unquoted).
