@@ -6,7 +6,7 @@
 //
 //	flowgen [gen] [-o FILE] [-pkg NAME] [-nopkg] [-strict] [-target runtime|temporal] FILE...
 //	flowgen check [-json] [-strict] [-nopkg] [-target runtime|temporal] FILE...
-//	flowgen fmt [-w] [-l] FILE...
+//	flowgen fmt [-w] [-l] [FILE...]
 //	flowgen graph [-format dot|mermaid|svg|html] [-flow NAME] FILE
 //	flowgen json FILE
 //	flowgen runs -store DIR [-flow NAME] [-status STATE] [-order oldest|newest] [-limit N] [-cursor CURSOR] [-json]
@@ -138,7 +138,7 @@
 //
 // # Format
 //
-//	flowgen fmt [-w] [-l] FILE...
+//	flowgen fmt [-w] [-l] [FILE...]
 //
 // Fmt prints the files in canonical layout (statements in canonical order,
 // four-space indentation, comments kept) on stdout. With -w it rewrites the
@@ -147,7 +147,9 @@
 // any is renamed, so a failure to write one (no room, no permission)
 // leaves every file as it was; a file that changes and that its owner may
 // not write (chmod 444) is refused so, as gofmt -w refuses it. With -l it
-// lists them.
+// lists them. Without files it reads .flow text on standard input and
+// prints it in canonical layout, as an editor pipes a buffer through gofmt;
+// its errors name <standard input>.
 // A file named through a symbolic link is rewritten where the link leads,
 // and the link stays.
 // A byte order mark at the start of a file is read and dropped.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
@@ -244,6 +245,28 @@ func readSource(path string) ([]byte, error) {
 		return nil, &os.PathError{Op: "read", Path: path, Err: fmt.Errorf("more than %d MiB, the most a source may hold", parser.MaxFileSize>>20)}
 	}
 	return src, nil
+}
+
+// stdinName names standard input in diagnostics, as gofmt does.
+const stdinName = "<standard input>"
+
+// readStdin reads standard input as one .flow source, within the size a
+// file may have.
+func (e *env) readStdin() (*input, bool) {
+	in := e.stdin
+	if in == nil {
+		in = strings.NewReader("")
+	}
+	src, err := io.ReadAll(io.LimitReader(in, parser.MaxFileSize+1))
+	if err == nil && len(src) > parser.MaxFileSize {
+		err = fmt.Errorf("more than %d MiB, the most a source may hold", parser.MaxFileSize>>20)
+	}
+	if err != nil {
+		e.printUnread(diag.List{diag.Errorf(diag.Range{Start: diag.Pos{File: stdinName}}, "read", "read %s: %s", stdinName, err)})
+		return nil, false
+	}
+	dir, _ := os.Getwd()
+	return &input{name: stdinName, dir: dir, src: src}, true
 }
 
 // pathError shows an *os.PathError with the display path rather than the

@@ -67,9 +67,10 @@ the directory; -nopkg skips that. The generated names are those of -target
 
 var fmtVerb = &verb{
 	name:  "fmt",
-	args:  "FILE...",
+	args:  "[FILE...]",
 	short: "print or rewrite .flow files in canonical layout",
-	summary: `Fmt prints .flow files (a directory: its .flow files) in canonical
+	summary: `Fmt prints .flow files (a directory: its .flow files; no file: the
+.flow text of standard input, as an editor pipes it) in canonical
 layout, keeping comments, and the .flow form of a file in the JSON form (a
 flow service's flows, to compile with go generate), with doc comments; a
 JSON file whose flows .flow cannot say exactly is an error (flow-form) that
@@ -86,19 +87,30 @@ flowgen check reports them.`,
 		write := fs.Bool("w", false, "write the result to the files instead of stdout")
 		list := fs.Bool("l", false, "list the files whose layout is not canonical, instead of printing them")
 		return func(e *env, args []string) int {
-			if len(args) == 0 {
-				return usageError(e, "no input files")
+			if len(args) == 0 && (*write || *list) {
+				return usageError(e, "no input files: -w and -l take .flow files; without files fmt reads standard input")
 			}
 			for _, a := range args {
 				if dsl.IsJSONFile(a) && (*write || *list) {
 					return usageError(e, "%s: -w and -l take .flow files; fmt prints the .flow form of a JSON file: flowgen fmt %s > NAME.flow", e.display(a), e.display(a))
 				}
 			}
-			args, unlisted := e.flowFilesOf(args)
-			e.printUnread(unlisted)
-			ins, ok := e.read(args)
-			if !ok || len(unlisted) > 0 {
-				return exitError
+			var ins []*input
+			if len(args) == 0 {
+				// As gofmt: an editor pipes the buffer through.
+				in, ok := e.readStdin()
+				if !ok {
+					return exitError
+				}
+				ins = []*input{in}
+			} else {
+				args, unlisted := e.flowFilesOf(args)
+				e.printUnread(unlisted)
+				var ok bool
+				ins, ok = e.read(args)
+				if !ok || len(unlisted) > 0 {
+					return exitError
+				}
 			}
 			var all diag.List
 			out := make([][]byte, len(ins))
