@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -345,19 +346,31 @@ func (f *Flow[S]) Status(ctx context.Context, runID string) (Status, error) {
 	if f.opts.loader == nil {
 		return Status{}, fmt.Errorf("%w: %q", ErrUnknownRun, runID)
 	}
+	h, err := f.ownHistory(ctx, runID)
+	if err != nil {
+		return Status{}, err
+	}
+	return Replay(h)
+}
+
+// ownHistory loads the history of f's run runID from its sink: a run the
+// sink does not hold, or holds as another flow's, is ErrUnknownRun, which
+// names the run once. The flow is checked before anything reads the
+// history further: another flow's says nothing about this definition.
+func (f *Flow[S]) ownHistory(ctx context.Context, runID string) ([]Event, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	h, err := f.opts.loader.LoadHistory(ctx, runID)
-	if err != nil {
-		return Status{}, fmt.Errorf("run %q: %w", runID, err)
+	switch {
+	case errors.Is(err, ErrUnknownRun) || err == nil && len(h) == 0:
+		return nil, fmt.Errorf("%w: %q", ErrUnknownRun, runID)
+	case err != nil:
+		return nil, fmt.Errorf("run %q: %w", runID, err)
+	case h[0].Flow != f.id:
+		return nil, fmt.Errorf("%w: %q is a run of flow %q, not %q", ErrUnknownRun, runID, h[0].Flow, f.id)
 	}
-	// Checked before Replay so that another flow's run is not even
-	// validated: its history says nothing about this definition.
-	if len(h) > 0 && h[0].Flow != f.id {
-		return Status{}, fmt.Errorf("%w: %q is a run of flow %q, not %q", ErrUnknownRun, runID, h[0].Flow, f.id)
-	}
-	return Replay(h)
+	return h, nil
 }
 
 // Abort aborts a live run (see Run.Abort). A run that is not live here

@@ -143,10 +143,7 @@ func (f *Flow[S]) State(ctx context.Context, runID string) (S, error) {
 	var state S
 	st, err := f.Status(ctx, runID)
 	if err != nil {
-		return state, err
-	}
-	if st.Flow != f.id {
-		return state, fmt.Errorf("%w: %q is a run of flow %q, not %q", ErrUnknownRun, runID, st.Flow, f.id)
+		return state, err // another flow's run is unknown to Status
 	}
 	if len(st.Snapshot) == 0 {
 		return state, nil
@@ -161,24 +158,10 @@ func (f *Flow[S]) State(ctx context.Context, runID string) (S, error) {
 // sink (which must load histories: ErrNotConfigured otherwise). A run of
 // another flow is unknown here (ErrUnknownRun).
 func (f *Flow[S]) History(ctx context.Context, runID string) ([]Event, error) {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	if f.opts.loader == nil {
 		return nil, fmt.Errorf("%w: the sink of flow %q does not load histories (WithSink of a MemorySink or a store)", ErrNotConfigured, f.id)
 	}
-	h, err := f.opts.loader.LoadHistory(ctx, runID)
-	if err != nil {
-		return nil, fmt.Errorf("run %q: %w", runID, err)
-	}
-	if len(h) == 0 || h[0].Flow != f.id {
-		flow := ""
-		if len(h) > 0 {
-			flow = h[0].Flow
-		}
-		return nil, fmt.Errorf("%w: %q is a run of flow %q, not %q", ErrUnknownRun, runID, flow, f.id)
-	}
-	return h, nil
+	return f.ownHistory(ctx, runID)
 }
 
 // RunIDs implements RunLister: the runs of flow seen by the sink, by the
