@@ -1,7 +1,9 @@
 package observe
 
 import (
+	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -10,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/flowgen/flowgen/internal/snippet"
+	"github.com/flowgen/flowgen/internal/urlpath"
 	"github.com/flowgen/flowgen/observe/tracectx"
 )
 
@@ -47,8 +50,9 @@ func (t *Telemetry) Middleware(h http.Handler, untraced func(*http.Request) bool
 			return
 		}
 		method, attrs := methodAttributes(r.Method)
+		attrs = append(attrs, tracectx.KeyURLPath.String(requestText(r.URL.Path)), tracectx.KeyURLScheme.String(scheme(r)))
 		ctx, span := t.tracer.Start(ctx, method, trace.WithSpanKind(trace.SpanKindServer),
-			trace.WithAttributes(append(attrs, tracectx.KeyURLPath.String(requestText(r.URL.Path)), tracectx.KeyURLScheme.String(scheme(r)))...))
+			trace.WithAttributes(peerAttributes(attrs, r)...))
 		defer span.End()
 		rec := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		r = r.WithContext(ctx)
@@ -94,6 +98,36 @@ func scheme(r *http.Request) string {
 	return "http"
 }
 
+// peerAttributes appends to attrs what the conventions for HTTP server
+// spans recommend of the two ends of a request, so that a backend can tell
+// which address was asked (a service behind several names) and which
+// client asked (a caller flooding the API): server.address and
+// server.port from the Host header (the port of its scheme when it names
+// none), client.address (the connection's peer: behind a proxy, the
+// proxy's, as no Forwarded header is trusted), user_agent.original and
+// network.protocol.version. The Host header and the user agent are the
+// sender's text, cut as the path is.
+func peerAttributes(attrs []attribute.KeyValue, r *http.Request) []attribute.KeyValue {
+	if r.Host != "" {
+		u := url.URL{Scheme: scheme(r), Host: r.Host}
+		attrs = append(attrs, tracectx.KeyServerAddress.String(requestText(u.Hostname())))
+		if port, ok := urlpath.Port(&u); ok {
+			attrs = append(attrs, tracectx.KeyServerPort.Int(port))
+		}
+	}
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		attrs = append(attrs, tracectx.KeyClientAddress.String(host))
+	}
+	if ua := r.UserAgent(); ua != "" {
+		attrs = append(attrs, tracectx.KeyUserAgentOriginal.String(requestText(ua)))
+	}
+	version := strconv.Itoa(r.ProtoMajor) // "2", "3"
+	if r.ProtoMajor < 2 {
+		version += "." + strconv.Itoa(r.ProtoMinor)
+	}
+	return append(attrs, tracectx.KeyNetworkProtocolVersion.String(version))
+}
+
 // methods are the request methods the conventions for HTTP know, which a
 // span keeps as they are.
 var methods = map[string]bool{
@@ -110,7 +144,7 @@ var methods = map[string]bool{
 // that a sender does not choose the names of the server's spans, which
 // backends group operations and their metrics by.
 func methodAttributes(m string) (string, []attribute.KeyValue) {
-	attrs := make([]attribute.KeyValue, 0, 4) // and url.path, url.scheme
+	attrs := make([]attribute.KeyValue, 0, 10) // and url.path, url.scheme, peerAttributes
 	if methods[m] {
 		return m, append(attrs, tracectx.KeyHTTPRequestMethod.String(m))
 	}

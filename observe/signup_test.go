@@ -259,7 +259,7 @@ func TestSignupTrace(t *testing.T) {
 		// flowgen's namespace: none is a bare "flow" or "step" that
 		// another library's attribute could mean something else by.
 		for _, kv := range s.Attributes {
-			if k := string(kv.Key); !slices.ContainsFunc([]string{"flowgen.", "http.", "url.", "server.", "rpc.", "error.", "messaging."}, func(ns string) bool { return strings.HasPrefix(k, ns) }) {
+			if k := string(kv.Key); !slices.ContainsFunc([]string{"flowgen.", "http.", "url.", "server.", "client.", "user_agent.", "network.", "rpc.", "error.", "messaging."}, func(ns string) bool { return strings.HasPrefix(k, ns) }) {
 				t.Errorf("span %s: attribute %s has no namespace", s.Name, k)
 			}
 		}
