@@ -388,7 +388,8 @@
 // answers at once. Each event trigger applies up to -event-workers (32,
 // at most -max-running) events from the broker at once (their runs'
 // first events share the store's syncs). The in-process broker keeps only the topics some flow
-// consumes (the others' events are dropped and counted) and holds at most
+// consumes (the others' events are dropped and counted; POST /events answers
+// 404 for them and keeps them nowhere) and holds at most
 // -broker-bytes (256 MiB) that consumers have not acknowledged (with -nats,
 // the JetStream stream holds at most -broker-bytes of messages not yet
 // acknowledged, for at most -broker-max-age, 168h); the inbox
