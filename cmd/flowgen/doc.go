@@ -244,7 +244,8 @@
 // (docs/store.md#the-swap-and-why-a-crash-cannot-lose-or-double-anything).
 // The store must not be open for writing: compact refuses (exit 1) while
 // "flowgen serve" holds it; serve compacts in the background with its own
-// -retain.
+// -retain, removing a finished run within a tenth of -retain more and 10
+// minutes.
 //
 // # Serve
 //
@@ -284,8 +285,9 @@
 //
 // Retention. With -retain DURATION, finished runs whose last event is
 // older than DURATION are removed from the store (and its index in
-// memory) by a background compaction, as flowgen compact does; by default
-// every run is kept. A removed run answers 404, and its ID (or the
+// memory) by a background compaction, as flowgen compact does, within a
+// tenth of DURATION more and 10 minutes (-retain 720h: within 792h10m),
+// however small the store; by default every run is kept. A removed run answers 404, and its ID (or the
 // Idempotency-Key that named it) starts a new run: keep -retain longer
 // than clients retry. See docs/engine.md#retention.
 //
