@@ -103,20 +103,22 @@ func exampleRequests(t *testing.T, e *Engine) map[string]func() apiRequest {
 		}
 	}
 	return map[string]func() apiRequest{
-		"POST /flows/{flow}/runs":      func() apiRequest { return apiRequest{"POST", "/flows/Signup/runs", `{"Customer":{"Email":"bob"}}`} },
-		"POST /rpc/{endpoint}":         func() apiRequest { return apiRequest{"POST", "/rpc/Signup.Start", `{"Customer":{"Email":"eve"}}`} },
-		"GET /runs/{id}":               func() apiRequest { return apiRequest{"GET", "/runs/" + existing, ""} },
-		"GET /runs/{id}/history":       func() apiRequest { return apiRequest{"GET", "/runs/" + existing + "/history", ""} },
-		"GET /runs/{id}/children":      func() apiRequest { return apiRequest{"GET", "/runs/" + existing + "/children", ""} },
-		"GET /runs":                    func() apiRequest { return apiRequest{"GET", "/runs?flow=Signup", ""} },
-		"POST /runs/{id}/abort":        func() apiRequest { return apiRequest{"POST", "/runs/" + run() + "/abort", ""} },
-		"PUT /flows":                   func() apiRequest { return apiRequest{"PUT", "/flows", flows} },
-		"POST /flows":                  func() apiRequest { return apiRequest{"POST", "/flows", flows} },
-		"GET /flows":                   func() apiRequest { return apiRequest{"GET", "/flows", ""} },
-		"GET /flows/{flow}":            func() apiRequest { return apiRequest{"GET", "/flows/Signup", ""} },
-		"POST /events/{topic}/{event}": func() apiRequest { return apiRequest{"POST", "/events/audit/noted", `{"who":"ann"}`} },
-		"GET /deadletters":             func() apiRequest { return apiRequest{"GET", "/deadletters", ""} },
-		"GET /metrics":                 func() apiRequest { return apiRequest{"GET", "/metrics", ""} },
+		"POST /flows/{flow}/runs": func() apiRequest { return apiRequest{"POST", "/flows/Signup/runs", `{"Customer":{"Email":"bob"}}`} },
+		"POST /rpc/{endpoint}":    func() apiRequest { return apiRequest{"POST", "/rpc/Signup.Start", `{"Customer":{"Email":"eve"}}`} },
+		"GET /runs/{id}":          func() apiRequest { return apiRequest{"GET", "/runs/" + existing, ""} },
+		"GET /runs/{id}/history":  func() apiRequest { return apiRequest{"GET", "/runs/" + existing + "/history", ""} },
+		"GET /runs/{id}/children": func() apiRequest { return apiRequest{"GET", "/runs/" + existing + "/children", ""} },
+		"GET /runs":               func() apiRequest { return apiRequest{"GET", "/runs?flow=Signup", ""} },
+		"POST /runs/{id}/abort":   func() apiRequest { return apiRequest{"POST", "/runs/" + run() + "/abort", ""} },
+		"PUT /flows":              func() apiRequest { return apiRequest{"PUT", "/flows", flows} },
+		"POST /flows":             func() apiRequest { return apiRequest{"POST", "/flows", flows} },
+		"GET /flows":              func() apiRequest { return apiRequest{"GET", "/flows", ""} },
+		"GET /flows/{flow}":       func() apiRequest { return apiRequest{"GET", "/flows/Signup", ""} },
+		"POST /events/{topic}/{event}": func() apiRequest {
+			return apiRequest{"POST", "/events/payments/payment.succeeded", `{"correlation_id":"nobody-yet"}`}
+		},
+		"GET /deadletters": func() apiRequest { return apiRequest{"GET", "/deadletters", ""} },
+		"GET /metrics":     func() apiRequest { return apiRequest{"GET", "/metrics", ""} },
 		// A name of its own each time: a live lease is its registrant's.
 		"PUT /providers/{name}": func() apiRequest {
 			puts++

@@ -155,7 +155,8 @@ const pubIDPrefix = "pub:"
 //     topic/event (naming at most maxDropWarnings of them). On an engine,
 //     the topics consumed are those of its flows' event triggers and
 //     awaits; what flows publish for nobody (their publish steps' events,
-//     with no NATS) goes nowhere;
+//     with no NATS) goes nowhere, and an event posted for nobody (POST
+//     /events: ErrNoConsumer) is dropped and counted here too;
 //   - a message is released once every consumer name registered on its
 //     topic/event has acknowledged it, so a consumer registered later gets
 //     the messages still held, not every message ever published. A name
@@ -289,7 +290,9 @@ func NewMemoryBrokerWith(o MemoryBrokerOptions) *MemoryBroker {
 // BrokerStats is what a MemoryBroker holds and has dropped.
 type BrokerStats struct {
 	// Dropped counts the messages published to a topic/event that nobody
-	// consumed, since the broker was created.
+	// consumed, since the broker was created: those published to the
+	// broker, and the events an engine's PublishEvent (POST /events)
+	// refused for it (ErrNoConsumer).
 	Dropped uint64 `json:"dropped"`
 	// Held is the number of messages held for consumers that have not
 	// acknowledged them yet, HeldBytes what they count against
@@ -323,8 +326,7 @@ func (b *MemoryBroker) Publish(ctx context.Context, m Message) error {
 	k := [2]string{m.Topic, m.Event}
 	s := b.streams[k]
 	if s == nil || len(s.groups) == 0 {
-		b.dropped.Add(1)
-		b.warnDropped(k)
+		b.dropLocked(k)
 		return nil
 	}
 	size := brokerRoom(&m)
@@ -337,6 +339,22 @@ func (b *MemoryBroker) Publish(ctx context.Context, m Message) error {
 		g.signal()
 	}
 	return nil
+}
+
+// drop counts a message of topic/event k that nobody consumes, which the
+// broker dropped, or an engine's PublishEvent refused (ErrNoConsumer):
+// one rule, one count, one log line per topic/event, whichever door the
+// message came by.
+func (b *MemoryBroker) drop(k [2]string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.dropLocked(k)
+}
+
+// dropLocked is drop with b.mu held.
+func (b *MemoryBroker) dropLocked(k [2]string) {
+	b.dropped.Add(1)
+	b.warnDropped(k)
 }
 
 // warnDropped logs, once per topic/event k, that its messages are
@@ -352,10 +370,7 @@ func (b *MemoryBroker) warnDropped(k [2]string) {
 		return
 	}
 	b.warned[k] = struct{}{}
-	// Not "the event is lost": an engine's PublishEvent (POST /events)
-	// also keeps the event in its inbox, for awaits, whatever the broker
-	// keeps.
-	b.log.Warn("in-process broker: nothing in this process consumes this topic/event, so the broker keeps none of its messages (an engine's inbox still keeps the events posted to it; counted in the engine's stats)", "topic", k[0], "event", k[1])
+	b.log.Warn("in-process broker: nothing in this process consumes this topic/event, so its messages are dropped (POST /events answers 404 for them; counted in the engine's stats)", "topic", k[0], "event", k[1])
 }
 
 var _ BatchBroker = (*MemoryBroker)(nil)

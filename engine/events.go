@@ -65,7 +65,8 @@ type Published struct {
 // before is applied once. Errors: ErrBadName (a name or ID outside the
 // limits, a topic of the engine's: runtime.ReservedTopic), ErrBadState (a
 // flow cannot start from the payload),
-// ErrIdempotencyMismatch (the ID was seen with another payload), ErrBusy
+// ErrIdempotencyMismatch (the ID was seen with another payload),
+// ErrNoConsumer (no flow starts on or awaits its topic/event), ErrBusy
 // (the runs it starts would exceed Options.MaxRunning), ErrInboxFull,
 // ErrTooLarge (the event alone is more than the inbox may hold), ErrClosed
 // (Close has begun);
@@ -124,6 +125,16 @@ func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error)
 		return Published{}, err
 	case known && !sameJSON(cur.Payload, m.Payload):
 		return Published{}, e.otherPayload(ErrIdempotencyMismatch, m)
+	}
+	// An event no flow consumes (no event trigger on its topic/event, no
+	// await of it) is dropped, as the broker drops such a message: kept
+	// in the inbox for a flow defined later, a client's events to unused
+	// topics took -inbox-bytes from the events runs await, which were
+	// then refused (429). A retry of one the inbox holds is answered as
+	// before: it is kept.
+	if len(triggered) == 0 && !awaited && !known {
+		e.dropUnconsumed(m)
+		return Published{}, noConsumerError(m)
 	}
 	inbox := awaited || len(triggered) == 0
 	// Checks: nothing has changed yet. The runs that exist (a retry of
@@ -205,6 +216,29 @@ func (e *Engine) enterPublish() bool {
 	}
 	e.publishing.Add(1)
 	return true
+}
+
+// ErrNoConsumer: no flow of the engine consumes the event's topic/event
+// (no event trigger on it, no await of it): it was dropped, counted as the
+// in-process broker counts the messages it drops (BrokerStats.Dropped),
+// and nothing else changed (HTTP 404). Post it again once a flow that
+// consumes it is defined.
+var ErrNoConsumer = errors.New("engine: no flow consumes this topic and event")
+
+// noConsumerError is the error of publishing m, which no flow consumes.
+func noConsumerError(m Message) error {
+	return fmt.Errorf("%w: no flow starts on or awaits %q %q, so the event is dropped, not kept; post it again once a flow that consumes it is defined", ErrNoConsumer, m.Topic, m.Event)
+}
+
+// dropUnconsumed counts m, which no flow consumes, among the messages the
+// in-process broker drops, and logs it as the broker does (once per
+// topic/event): it is the same rule, whichever door the event came by.
+// Another broker counts none of its own drops (JetStream's interest
+// retention), and none is counted for it.
+func (e *Engine) dropUnconsumed(m Message) {
+	if mb, ok := e.broker.(*MemoryBroker); ok {
+		mb.drop([2]string{m.Topic, m.Event})
+	}
 }
 
 // startRefusal is the error (ErrBadState) of an event m that flow fe

@@ -280,7 +280,7 @@ func quoteParam(v string) string { return snippet.Quote(v, shownBytes) }
 // statusOf maps the engine's errors to HTTP statuses.
 func statusOf(err error) int {
 	switch {
-	case errors.Is(err, ErrUnknownFlow), errors.Is(err, runtime.ErrUnknownRun):
+	case errors.Is(err, ErrUnknownFlow), errors.Is(err, runtime.ErrUnknownRun), errors.Is(err, ErrNoConsumer):
 		return http.StatusNotFound
 	case errors.Is(err, ErrBadState), errors.Is(err, ErrInvalid), errors.Is(err, ErrBadName):
 		return http.StatusBadRequest

@@ -107,8 +107,8 @@ func TestInboxHoldsAMessageOnce(t *testing.T) {
 }
 
 // Each event the inbox holds counts its key and InboxMessageOverhead
-// beside its payload: a flood of tiny events (POST /events/t/e with {},
-// each a new message ID, nobody awaiting them) is refused once they would
+// beside its payload: a flood of tiny events (POST /events with {}, each a
+// new message ID, no run awaiting them yet) is refused once they would
 // hold about the bound in memory. Counted by payload alone, 64 KiB let
 // 32,768 such events in, each holding some 500 bytes of records and index
 // entries for the inbox's retention.
@@ -119,7 +119,7 @@ func TestInboxBoundCountsEachMessage(t *testing.T) {
 	defer fx.stop()
 	accepted := 0
 	for i := range 1000 {
-		_, err := e.PublishEvent(context.Background(), Message{ID: fmt.Sprintf("tiny-%d", i), Topic: "nobody", Event: "listens", Payload: json.RawMessage(`{}`)})
+		_, err := e.PublishEvent(context.Background(), Message{ID: fmt.Sprintf("tiny-%d", i), Topic: "payments", Event: "payment.succeeded", Payload: json.RawMessage(`{}`)})
 		if errors.Is(err, ErrInboxFull) {
 			break
 		}

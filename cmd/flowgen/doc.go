@@ -246,7 +246,8 @@
 // (docs/store.md#the-swap-and-why-a-crash-cannot-lose-or-double-anything).
 // The store must not be open for writing: compact refuses (exit 1) while
 // "flowgen serve" holds it; serve compacts in the background with its own
-// -retain.
+// -retain, removing a finished run within a tenth of -retain more and 10
+// minutes.
 //
 // # Serve
 //
@@ -286,8 +287,9 @@
 //
 // Retention. With -retain DURATION, finished runs whose last event is
 // older than DURATION are removed from the store (and its index in
-// memory) by a background compaction, as flowgen compact does; by default
-// every run is kept. A removed run answers 404, and its ID (or the
+// memory) by a background compaction, as flowgen compact does, within a
+// tenth of DURATION more and 10 minutes (-retain 720h: within 792h10m),
+// however small the store; by default every run is kept. A removed run answers 404, and its ID (or the
 // Idempotency-Key that named it) starts a new run: keep -retain longer
 // than clients retry. See docs/engine.md#retention.
 //
@@ -390,7 +392,8 @@
 // answers at once. Each event trigger applies up to -event-workers (32,
 // at most -max-running) events from the broker at once (their runs'
 // first events share the store's syncs). The in-process broker keeps only the topics some flow
-// consumes (the others' events are dropped and counted) and holds at most
+// consumes (the others' events are dropped and counted; POST /events answers
+// 404 for them and keeps them nowhere) and holds at most
 // -broker-bytes (256 MiB) that consumers have not acknowledged (with -nats,
 // the JetStream stream holds at most -broker-bytes of messages not yet
 // acknowledged, for at most -broker-max-age, 168h); the inbox

@@ -27,7 +27,8 @@ kept and the store's size before and after. Unfinished runs and messages
 still in the inbox are always kept. A crash at any point leaves the store
 as it was or compacted, never in between. The store must not be open: a
 running "flowgen serve" holds it (and compacts it in the background, with
-its own -retain), and compact refuses.`,
+its own -retain, removing a finished run within a tenth of -retain more and
+10 minutes, whatever the store's size), and compact refuses.`,
 	flags: func(fs *flag.FlagSet) func(*env, []string) int {
 		dir := storeFlag(fs)
 		retain := retainFlag(fs, "")

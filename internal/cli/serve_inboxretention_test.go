@@ -2,6 +2,8 @@ package cli
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -13,15 +15,19 @@ import (
 // payload is a new event (202), where it was refused as the reuse of an
 // ID (422) while kept.
 func TestServeInboxRetention(t *testing.T) {
-	url, _, stop := serveWith(t, serveConfig{store: t.TempDir(), net: listen.Config{Addr: "127.0.0.1:0"},
+	flows := t.TempDir()
+	if err := os.WriteFile(filepath.Join(flows, "Greet.json"), []byte(serveFlow), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	url, _, stop := serveWith(t, serveConfig{store: t.TempDir(), flows: flows, net: listen.Config{Addr: "127.0.0.1:0"},
 		limits: serverLimits{inboxRetention: 200 * time.Millisecond}})
 	defer stop()
-	if code, out := call(t, "POST", url+"/events/t/e?id=m1", `{"n": 1}`); code != http.StatusAccepted {
+	if code, out := call(t, "POST", url+"/events/people/arrived?id=m1", `{"n": 1}`); code != http.StatusAccepted {
 		t.Fatalf("POST /events: %d %v", code, out)
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		code, out := call(t, "POST", url+"/events/t/e?id=m1", `{"n": 2}`)
+		code, out := call(t, "POST", url+"/events/people/arrived?id=m1", `{"n": 2}`)
 		if code == http.StatusAccepted {
 			break
 		}

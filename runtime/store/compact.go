@@ -23,6 +23,16 @@ package store
 //
 // Removed runs and messages leave the index, whose maps are rebuilt, so
 // that its size follows what is kept, not the history.
+//
+// Retention holds whatever the store's size. A background look that finds
+// a finished run past Options.Retain by more than RetainSlack seals the
+// active segment if that run's events are in it, and compacts whatever
+// share of the records can go: with only sealed segments compacted, and
+// only once half the records could go, a store below its segment size
+// (64 MiB) never forgot a finished run, whatever Retain said. So a
+// finished run older than Retain is gone within RetainSlack and one look
+// (CompactEvery) more; each forced rewrite removes every run then past
+// Retain, so they come at most once per RetainSlack.
 
 import (
 	"context"
@@ -91,7 +101,7 @@ func (s *Store) startCompacter() {
 				return
 			case <-t.C:
 			}
-			st, ran, err := s.compact(ctx, false)
+			st, ran, err := s.look(ctx)
 			if errors.Is(err, context.Canceled) {
 				return
 			}
@@ -100,6 +110,52 @@ func (s *Store) startCompacter() {
 			}
 		}
 	}()
+}
+
+// RetainSlack is how late past Options.Retain a finished run may still be
+// in the store: a tenth of the retention. A background look that finds a
+// run later than that seals the active segment (when the run's events are
+// in it) and compacts, whatever share of the log can go; a smaller slack
+// would rewrite the whole store more often, for fewer runs each time.
+func RetainSlack(retain time.Duration) time.Duration { return retain / 10 }
+
+// look is one background look at the store: a compaction when half the
+// records can go, or when a finished run is past the retention by more
+// than RetainSlack (overdue), after sealing the active segment if the
+// run's events are in it. The seal is wal's, as CompactAll's: a crash
+// around it leaves the segments whole, the new one empty or absent.
+func (s *Store) look(ctx context.Context) (CompactStats, bool, error) {
+	overdue, active := s.overdue()
+	if active {
+		if err := s.log.Seal(); err != nil {
+			return CompactStats{}, false, &abandonedError{"starting a new segment", err}
+		}
+	}
+	return s.compact(ctx, overdue)
+}
+
+// overdue reports whether a finished run the retention removes is past it
+// by more than RetainSlack, and whether the last event of such a run is
+// in the active segment, which a compaction does not touch.
+func (s *Store) overdue() (overdue, active bool) {
+	if s.opts.Retain <= 0 {
+		return false, false
+	}
+	late := s.now().Add(-s.opts.Retain - RetainSlack(s.opts.Retain))
+	_, hi, sealed := s.log.Sealed()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for i := range s.idx.infos {
+		pos := s.pos[i]
+		if !s.expired(&s.idx.infos[i], pos, late) {
+			continue
+		}
+		overdue = true
+		if !sealed || pos[len(pos)-1].Segment > hi {
+			return true, true
+		}
+	}
+	return overdue, false
 }
 
 func (s *Store) stopCompacter() {
@@ -170,12 +226,20 @@ func (s *Store) removable(hi uint64) (map[string]struct{}, int) {
 	for i := range s.idx.infos {
 		r := &s.idx.infos[i]
 		pos := s.pos[i]
-		if r.State.Terminal() && r.Updated.Before(cutoff) && len(pos) > 0 && pos[len(pos)-1].Segment <= hi && !s.parentGoesOn(r) {
+		if s.expired(r, pos, cutoff) && pos[len(pos)-1].Segment <= hi {
 			drop[r.RunID] = struct{}{}
 			recs += len(pos)
 		}
 	}
 	return drop, recs
+}
+
+// expired reports whether the retention removes run r, whose events are
+// at pos, once its segments are sealed: finished, its last event before
+// cutoff, and, for a call's child run, its parent gone or over
+// (removable says why). s.mu is held.
+func (s *Store) expired(r *RunInfo, pos []wal.Pos, cutoff time.Time) bool {
+	return r.State.Terminal() && r.Updated.Before(cutoff) && len(pos) > 0 && !s.parentGoesOn(r)
 }
 
 // parentGoesOn reports whether r is a call's child run whose parent is in

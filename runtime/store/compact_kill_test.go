@@ -4,7 +4,10 @@ package store
 // opens a copy of a store holding the compaction workload, keeps appending
 // to its unfinished runs and its inbox, and compacts everything; it dies by
 // SIGKILL at a point of the swap, at a group commit during the compaction,
-// or at a random moment. After each death the store must open, every kept
+// or at a random moment. Half the killed children compact as the background
+// look does (Store.look: the active segment sealed for a run past the
+// retention and its slack, then a compaction whatever share can go), the
+// others as CompactAll. After each death the store must open, every kept
 // run must hold its whole history and every append the child acknowledged,
 // every message still in the inbox must be there with its payload, and the
 // removed runs must be all there or all gone, never in part or twice.
@@ -30,6 +33,9 @@ import (
 var compactKillsFlag = flag.Int("compact-kills", 60, "number of SIGKILLs in TestCompactKill (at least)")
 
 const envCompactChild = "FLOWGEN_COMPACT_CHILD"
+
+// envCompactByLook, set, has the child compact as the background look does.
+const envCompactByLook = "FLOWGEN_COMPACT_BY_LOOK"
 
 // compactKillPoints are where a child may be killed: the swap's points, a
 // group commit of an append during the compaction, or "random".
@@ -130,7 +136,12 @@ func compactChild() int {
 		errs <- nil
 	}()
 	go func() {
-		_, err := st.CompactAll(ctx)
+		var err error
+		if os.Getenv(envCompactByLook) != "" {
+			_, _, err = st.look(ctx)
+		} else {
+			_, err = st.CompactAll(ctx)
+		}
 		errs <- err
 	}()
 	for range 2 {
@@ -165,7 +176,7 @@ func TestCompactKill(t *testing.T) {
 	began := time.Now()
 	dir := filepath.Join(root, "calibrate")
 	copyDir(t, template, dir)
-	if runCompactChild(t, dir, w, "", -1) {
+	if runCompactChild(t, dir, w, "", -1, false) {
 		t.Fatal("calibration child was killed")
 	}
 	span := time.Since(began)
@@ -190,7 +201,7 @@ func TestCompactKill(t *testing.T) {
 		}
 		dir := filepath.Join(root, fmt.Sprintf("kill-%d", i))
 		copyDir(t, template, dir)
-		if !runCompactChild(t, dir, w, crashAt, random) {
+		if !runCompactChild(t, dir, w, crashAt, random, i%2 == 1) {
 			os.RemoveAll(dir)
 			continue
 		}
@@ -212,10 +223,13 @@ func sum(m map[string]int) int {
 	return n
 }
 
-func runCompactChild(t *testing.T, dir string, w *workload, crashAt string, randomKill time.Duration) (killed bool) {
+func runCompactChild(t *testing.T, dir string, w *workload, crashAt string, randomKill time.Duration, byLook bool) (killed bool) {
 	t.Helper()
-	c := startChild(t, envCompactChild+"=1", envCrashAt+"="+crashAt,
-		"FLOWGEN_STORE_DIR="+dir, "FLOWGEN_LIVE="+strings.Join(w.live, " "))
+	env := []string{envCompactChild + "=1", envCrashAt + "=" + crashAt, "FLOWGEN_STORE_DIR=" + dir, "FLOWGEN_LIVE=" + strings.Join(w.live, " ")}
+	if byLook {
+		env = append(env, envCompactByLook+"=1")
+	}
+	c := startChild(t, env...)
 	if c.out.Scan() && randomKill >= 0 {
 		time.AfterFunc(randomKill, c.kill)
 	}
