@@ -127,13 +127,17 @@ func (e *Engine) PublishEvent(ctx context.Context, m Message) (Published, error)
 		return Published{}, e.otherPayload(ErrIdempotencyMismatch, m)
 	}
 	// An event no flow consumes (no event trigger on its topic/event, no
-	// await of it) is dropped, as the broker drops such a message: kept
-	// in the inbox for a flow defined later, a client's events to unused
-	// topics took -inbox-bytes from the events runs await, which were
-	// then refused (429). A retry of one the inbox holds is answered as
-	// before: it is kept.
-	if len(triggered) == 0 && !awaited && !known {
-		e.dropUnconsumed(m)
+	// await of it) is dropped, as the in-process broker drops such a
+	// message: kept in the inbox for a flow defined later, a client's
+	// events to unused topics took -inbox-bytes from the events runs
+	// await, which were then refused (429). A retry of one the inbox
+	// holds is answered as before: it is kept. With a shared broker
+	// (NATS), this process's flows are not all the consumers: another
+	// process's flow may start on or await the event, so it is
+	// published as before.
+	mb, inProcess := e.broker.(*MemoryBroker)
+	if inProcess && len(triggered) == 0 && !awaited && !known {
+		mb.drop([2]string{m.Topic, m.Event})
 		return Published{}, noConsumerError(m)
 	}
 	inbox := awaited || len(triggered) == 0
@@ -219,26 +223,16 @@ func (e *Engine) enterPublish() bool {
 }
 
 // ErrNoConsumer: no flow of the engine consumes the event's topic/event
-// (no event trigger on it, no await of it): it was dropped, counted as the
-// in-process broker counts the messages it drops (BrokerStats.Dropped),
-// and nothing else changed (HTTP 404). Post it again once a flow that
+// (no event trigger on it, no await of it), and its broker is the
+// in-process one, which has no other consumers: it was dropped, counted as
+// that broker counts the messages it drops (BrokerStats.Dropped), and
+// nothing else changed (HTTP 404). Post it again once a flow that
 // consumes it is defined.
 var ErrNoConsumer = errors.New("engine: no flow consumes this topic and event")
 
 // noConsumerError is the error of publishing m, which no flow consumes.
 func noConsumerError(m Message) error {
 	return fmt.Errorf("%w: no flow starts on or awaits %q %q, so the event is dropped, not kept; post it again once a flow that consumes it is defined", ErrNoConsumer, m.Topic, m.Event)
-}
-
-// dropUnconsumed counts m, which no flow consumes, among the messages the
-// in-process broker drops, and logs it as the broker does (once per
-// topic/event): it is the same rule, whichever door the event came by.
-// Another broker counts none of its own drops (JetStream's interest
-// retention), and none is counted for it.
-func (e *Engine) dropUnconsumed(m Message) {
-	if mb, ok := e.broker.(*MemoryBroker); ok {
-		mb.drop([2]string{m.Topic, m.Event})
-	}
 }
 
 // startRefusal is the error (ErrBadState) of an event m that flow fe
