@@ -18,7 +18,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -33,28 +32,19 @@ import (
 	"github.com/flowgen/flowgen/dsl"
 	"github.com/flowgen/flowgen/dsl/flowfile"
 	"github.com/flowgen/flowgen/engine"
+	"github.com/flowgen/flowgen/internal/tooltest"
 	"github.com/flowgen/flowgen/runtime"
 	"github.com/flowgen/flowgen/runtime/store"
 )
 
 var screenshots = flag.String("screenshots", filepath.Join(os.TempDir(), "flowgen-ui-screenshots"), "`DIR` where the browser tests save their screenshots")
 
-// requireChromium is the variable that makes a missing Chromium a failure.
-const requireChromium = "FLOWGEN_REQUIRE_CHROMIUM"
-
-// chromium returns the browser's path, or skips the test.
+// chromium returns the browser's path, or skips the test (fails it with
+// FLOWGEN_REQUIRE_CHROMIUM set).
 func chromium(t *testing.T) string {
 	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "headless-shell"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv(requireChromium) != "" {
-		t.Fatalf("%s is set but no Chromium is installed (Debian: apt-get install chromium)", requireChromium)
-	}
-	t.Skipf("no Chromium installed (apt-get install chromium); set %s to make this a failure", requireChromium)
-	return ""
+	return tooltest.Look(t, "FLOWGEN_REQUIRE_CHROMIUM", "Debian: apt-get install chromium",
+		"chromium", "chromium-browser", "google-chrome", "headless-shell")
 }
 
 const (

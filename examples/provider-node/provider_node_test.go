@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/flowgen/flowgen/internal/leasetest"
+	"github.com/flowgen/flowgen/internal/tooltest"
 )
 
 // TestNodeProvider: a run completes through the node provider; a disputed
@@ -35,12 +36,7 @@ func TestNodeProvider(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds flowgen and runs node")
 	}
-	if _, err := exec.LookPath("node"); err != nil {
-		if os.Getenv("FLOWGEN_REQUIRE_NODE") == "1" {
-			t.Fatal("FLOWGEN_REQUIRE_NODE=1 and no node on PATH")
-		}
-		t.Skip("no node on PATH (FLOWGEN_REQUIRE_NODE=1 makes this a failure)")
-	}
+	lookNode(t)
 	dir := t.TempDir()
 	tokens := map[string]string{"admin": secret(), "client": secret(), "provider": secret()}
 	var tf strings.Builder
@@ -433,12 +429,7 @@ func readFile(t *testing.T, path string) string {
 // two lines, as awk reads the file) is refused at start, saying why:
 // before, every registration failed on it, retried forever.
 func TestNodeProviderTokenNotPrintable(t *testing.T) {
-	if _, err := exec.LookPath("node"); err != nil {
-		if os.Getenv("FLOWGEN_REQUIRE_NODE") == "1" {
-			t.Fatal("FLOWGEN_REQUIRE_NODE=1 and no node on PATH")
-		}
-		t.Skip("no node on PATH (FLOWGEN_REQUIRE_NODE=1 makes this a failure)")
-	}
+	lookNode(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // bounds a hang, not a timed assertion
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", "provider.js", "--engine", "http://127.0.0.1:1")
@@ -480,15 +471,17 @@ func TestNodeProviderRegistersNoMoreOnceStopping(t *testing.T) {
 // a TTL short enough to renew soon; it skips t without node.
 func leaseProvider(t *testing.T, eng *leasetest.Engine) *exec.Cmd {
 	t.Helper()
-	if _, err := exec.LookPath("node"); err != nil {
-		if os.Getenv("FLOWGEN_REQUIRE_NODE") == "1" {
-			t.Fatal("FLOWGEN_REQUIRE_NODE=1 and no node on PATH")
-		}
-		t.Skip("no node on PATH (FLOWGEN_REQUIRE_NODE=1 makes this a failure)")
-	}
+	lookNode(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // bounds a hang, not a timed assertion
 	t.Cleanup(cancel)
 	cmd := exec.CommandContext(ctx, "node", "provider.js", "--engine", eng.URL, "--ttl", "1s")
 	cmd.Env = append(os.Environ(), "FLOWGEN_PROVIDER_TOKEN="+secret())
 	return cmd
+}
+
+// lookNode skips t without node on PATH, or fails it with
+// FLOWGEN_REQUIRE_NODE set, as .ci/run sets it.
+func lookNode(t *testing.T) {
+	t.Helper()
+	tooltest.Look(t, "FLOWGEN_REQUIRE_NODE", "Debian: apt-get install nodejs", "node")
 }

@@ -26,12 +26,12 @@ import (
 
 	"github.com/flowgen/flowgen/internal/leasetest"
 	"github.com/flowgen/flowgen/internal/logtest"
+	"github.com/flowgen/flowgen/internal/tooltest"
 )
 
 const (
-	envRequirePython = "FLOWGEN_REQUIRE_PYTHON" // "1" (CI): no python3 is a failure, not a skip
-	pyProviderDir    = "../../examples/provider-python"
-	pyProviderToken  = "provider-token-0123456789"
+	pyProviderDir   = "../../examples/provider-python"
+	pyProviderToken = "provider-token-0123456789"
 )
 
 // pyCall is one line of the Python provider's -log.
@@ -242,17 +242,10 @@ func TestPythonProviderTokenNotPrintable(t *testing.T) {
 }
 
 // lookPython returns the path of python3, or skips the test without one
-// (fails it with FLOWGEN_REQUIRE_PYTHON=1, as CI sets it).
+// (fails it with FLOWGEN_REQUIRE_PYTHON set, as .ci/run sets it).
 func lookPython(t *testing.T) string {
 	t.Helper()
-	python, err := exec.LookPath("python3")
-	if err != nil {
-		if os.Getenv(envRequirePython) == "1" {
-			t.Fatalf("%s=1 and no python3 on PATH", envRequirePython)
-		}
-		t.Skipf("no python3 on PATH (%s=1 makes this a failure)", envRequirePython)
-	}
-	return python
+	return tooltest.Look(t, "FLOWGEN_REQUIRE_PYTHON", "Debian: apt-get install python3", "python3")
 }
 
 // A registration or renewal answered 408 (a load balancer's timeout in

@@ -13,6 +13,7 @@ import (
 	"github.com/flowgen/flowgen/diag"
 	"github.com/flowgen/flowgen/dsl"
 	"github.com/flowgen/flowgen/dsl/flowfile"
+	"github.com/flowgen/flowgen/internal/tooltest"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -127,21 +128,12 @@ func TestGoldenDOTRenders(t *testing.T) {
 // Every golden Mermaid file parses with Mermaid's own parser. That needs
 // node and the npm packages of testdata/mermaid (npm ci --prefix
 // internal/graph/testdata/mermaid); without them the test skips, unless
-// FLOWGEN_REQUIRE_MERMAID=1 says the environment promised them (CI).
+// FLOWGEN_REQUIRE_MERMAID says the environment promised them (CI).
 func TestGoldenMermaidParses(t *testing.T) {
-	required := os.Getenv("FLOWGEN_REQUIRE_MERMAID") == "1"
-	missing := func(why string) {
-		if required {
-			t.Fatalf("FLOWGEN_REQUIRE_MERMAID=1 but %s", why)
-		}
-		t.Skipf("%s: run `npm ci --prefix internal/graph/testdata/mermaid` to check the Mermaid goldens with the real parser", why)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missing("node is not on PATH")
-	}
+	const env, install = "FLOWGEN_REQUIRE_MERMAID", "run `npm ci --prefix internal/graph/testdata/mermaid` to check the Mermaid goldens with the real parser"
+	node := tooltest.Look(t, env, install, "node")
 	if _, err := os.Stat("testdata/mermaid/node_modules/mermaid"); err != nil {
-		missing("the mermaid npm package is not installed")
+		tooltest.Missing(t, env, "the mermaid npm package is not installed", install)
 	}
 	args := []string{"testdata/mermaid/check.mjs"}
 	for _, dir := range goldenCases(t) {
