@@ -282,6 +282,12 @@ func AbortRun(ctx context.Context, c client.Client, runID string, check func(*wo
 		return fmt.Errorf("%w: %q is %s", runtime.ErrFinished, runID, st)
 	}
 	if err := abortUpdate(ctx, c, runID); !errors.Is(err, errNoAbortUpdate) {
+		if err != nil && ctx.Err() != nil {
+			// The update waited for a worker until ctx ended: without the
+			// reason the caller read "context deadline exceeded" alone.
+			return fmt.Errorf("flowtemporal: run %q: no worker of task queue %q took the abort before the context ended (the run decides an abort in its workflow, which needs a running worker of its task queue): %w",
+				runID, d.GetExecutionConfig().GetTaskQueue().GetName(), err)
+		}
 		return err
 	}
 	err = c.CancelWorkflow(ctx, runID, "")

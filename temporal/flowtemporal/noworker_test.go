@@ -39,6 +39,21 @@ func TestQueryWithoutWorkerSaysSo(t *testing.T) {
 	}
 }
 
+// TestAbortWithoutWorkerSaysSo aborts a run that no worker serves: the
+// run decides an abort in its workflow, so the abort waits for a worker
+// until its context ends, and then says why, naming the queue, where it
+// said "context deadline exceeded" alone.
+func TestAbortWithoutWorkerSaysSo(t *testing.T) {
+	c, run := unservedRun(t, "unserved-3")
+	t.Cleanup(func() { _ = c.TerminateWorkflow(context.Background(), "unserved-3", "", "test over") })
+	short, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	err := run.Abort(short)
+	if err == nil || !strings.Contains(err.Error(), `no worker of task queue "unserved" took the abort`) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Abort of a run no worker serves: %v, want it to say no worker of task queue %q took it and wrap context.DeadlineExceeded", err, "unserved")
+	}
+}
+
 // TestStatusOfRunEndedBeforeAnyWorker reads a run whose workflow was
 // terminated before any worker ran it (started on a queue no worker
 // polls, then terminated by hand): its status is the end Wait reads,
