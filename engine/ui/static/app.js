@@ -1347,9 +1347,10 @@
           // run's retry is, not a failure in red.
           if (b.error && !b.outcome && !b.cancelled && !b.interrupted) rows.push(el("tr", { "class": "branch-error" }, [el("td", { colspan: "3", "class": "retry-note",
             text: "attempt " + (b.attempt - 1) + " failed; the branch tries again: " + b.error })]));
+          else if (b.error) rows.push(el("tr", { "class": "branch-error" }, [el("td", { colspan: "3", "class": b.cancelled || b.interrupted ? "muted" : "error", text: b.error })]));
+          // Beneath, when its next attempt starts, its retry backing off.
           var bNext = !b.outcome && nextAttempt(b.attempt, b.retry_at);
           if (bNext) rows.push(el("tr", { "class": "branch-retry-at" }, [el("td", { colspan: "3", "class": "muted" }, ["next: ", bNext])]));
-          else if (b.error) rows.push(el("tr", { "class": "branch-error" }, [el("td", { colspan: "3", "class": b.cancelled || b.interrupted ? "muted" : "error", text: b.error })]));
         });
         branches.appendChild(el("table", { "class": "branches" }, [
           el("thead", null, [el("tr", null, ["Branch", "Machine", "Outcome"].map(function (h) { return el("th", { text: h }); }))]),
