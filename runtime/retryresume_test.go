@@ -116,6 +116,11 @@ func TestRetryBackoffSurvivesResume(t *testing.T) {
 			}
 
 			f, r, ran := resumeInBackoff(t, clock, sink, p)
+			// The resumed run says, as the stopped one's history does,
+			// when its next attempt starts.
+			if st := r.Status(); !st.Retrying || !st.RetryAt.Equal(retry.RetryAt) {
+				t.Fatalf("resumed in the backoff: retrying %v at %v, want at %v", st.Retrying, st.RetryAt, retry.RetryAt)
+			}
 			clock.Advance(retry.RetryAt.Sub(clock.Now()))
 			if res, err := r.Wait(context.Background()); err != nil || res.Final != runtime.StateDone {
 				t.Fatalf("resumed: %s, %v", res.Final, err)
@@ -232,12 +237,18 @@ func TestBranchRetryBackoffSurvivesResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	backingOff(t, clock, func() bool { return len(ran.times()) > 0 })
+	if b := r.Status().Branches; len(b) != 2 || b[0].Step != "X" || !b[0].RetryAt.Equal(retry.RetryAt) || !b[1].RetryAt.IsZero() {
+		t.Fatalf("resumed in X's backoff, the branches: %+v; want X's retry at %v", b, retry.RetryAt)
+	}
 	clock.Advance(20 * time.Second)
 	if res, err := r.Wait(context.Background()); err != nil || res.Final != runtime.StateDone {
 		t.Fatalf("resumed: %s, %v", res.Final, err)
 	}
 	if got := ran.times(); len(got) != 1 || !got[0].Equal(retry.RetryAt) {
 		t.Fatalf("X's attempt 2 ran at %v, want once at %v", got, retry.RetryAt)
+	}
+	if b := r.Status().Branches; len(b) != 2 || !b[0].RetryAt.IsZero() {
+		t.Fatalf("X's retry over, the branches: %+v; want no retry time", b)
 	}
 	checkParallelHistory(t, f, "r")
 }

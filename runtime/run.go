@@ -544,7 +544,7 @@ func (r *Run[S]) Status() Status {
 	}
 	st.RunID, st.Flow = r.env.runID, r.def.id
 	if halted != nil {
-		st.State, st.Err, st.Retrying = StateFailed, halted.Error(), false
+		st.State, st.Err, st.Retrying, st.RetryAt = StateFailed, halted.Error(), false, time.Time{}
 	}
 	return st
 }

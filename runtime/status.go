@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Status is what is known about a run: its state, current step and attempt,
@@ -32,7 +33,15 @@ type Status struct {
 	// Result.Err's text (RunEndOf), except that for a step's outcome
 	// routed to fail, the cause names the last step failure before it
 	// too ("; the last step failure before it: step Charge: ...").
-	Retrying bool            `json:"retrying,omitempty"`
+	Retrying bool `json:"retrying,omitempty"`
+	// RetryAt is, after the run's last event retried an attempt of its
+	// step or of a rollback (a rollback's retry leaves Retrying false:
+	// Err is the run's cause then), when the next attempt may start, its
+	// backoff over (Event.RetryAt). Zero when that attempt follows at
+	// once, and once any later event is recorded. No event records that
+	// the attempt started, so a time passed says it runs, or, for a run
+	// not live (its service stopped), runs as soon as it resumes.
+	RetryAt  time.Time       `json:"retry_at,omitzero"`
 	History  []Event         `json:"history,omitempty"`
 	Snapshot json.RawMessage `json:"snapshot,omitempty"`
 	// Wait is what a waiting run waits for, and until when; for a run
@@ -60,7 +69,7 @@ type Status struct {
 // stay as its history left them.
 func (s *Status) EndedOutside(end RunState, why string) {
 	s.State, s.Machine = end, string(end)
-	s.Wait, s.Retrying, s.Err = nil, false, why
+	s.Wait, s.Retrying, s.RetryAt, s.Err = nil, false, time.Time{}, why
 }
 
 // RunStep is the step a run's status names (Status.Step), folded from the
@@ -112,6 +121,10 @@ type Branch struct {
 	Attempt int     `json:"attempt,omitempty"`
 	Outcome Outcome `json:"outcome,omitempty"` // how it ended; "" while it runs
 	Err     string  `json:"error,omitempty"`
+	// RetryAt is, for a branch that failed an attempt and tries again
+	// (Err set, no Outcome yet), when its next attempt may start, as
+	// Status.RetryAt is for the run's step.
+	RetryAt time.Time `json:"retry_at,omitzero"`
 	// Cancelled: the branch ended because another branch of its block
 	// failed (Event.Cancelled), not by a failure of its own.
 	Cancelled bool `json:"cancelled,omitempty"`
@@ -129,6 +142,7 @@ type tracker struct {
 	attempt int
 	cause   string
 	lastErr string
+	retryAt time.Time // the next attempt's, after a retry (Status.RetryAt)
 	// failed is the last step failure that a route took elsewhere than
 	// fail ("step Charge: card declined"); before, that failure once a
 	// later step's outcome routed the run to fail (Status.Err says it
@@ -185,9 +199,9 @@ func (t *tracker) applyBranch(e *Event, to stateKind) {
 	b.Machine = e.To
 	switch {
 	case e.Outcome == OutcomeRetry:
-		b.Attempt, b.Err = e.Attempt+1, e.Error
+		b.Attempt, b.Err, b.RetryAt = e.Attempt+1, e.Error, e.RetryAt
 	case to == kindRunning:
-		b.Attempt, b.Outcome, b.Err, b.Cancelled, b.Interrupted = 1, "", "", false, false
+		b.Attempt, b.Outcome, b.Err, b.RetryAt, b.Cancelled, b.Interrupted = 1, "", "", time.Time{}, false, false
 	default:
 		last := e.Attempt
 		if last == 0 {
@@ -196,7 +210,7 @@ func (t *tracker) applyBranch(e *Event, to stateKind) {
 			// before, which a retry event recorded (0: none ran).
 			last = max(b.Attempt-1, 0)
 		}
-		b.Attempt, b.Outcome, b.Err, b.Cancelled, b.Interrupted = last, e.Outcome, e.Error, e.Cancelled(), e.InterruptedBranch()
+		b.Attempt, b.Outcome, b.Err, b.RetryAt, b.Cancelled, b.Interrupted = last, e.Outcome, e.Error, time.Time{}, e.Cancelled(), e.InterruptedBranch()
 	}
 }
 
@@ -213,6 +227,7 @@ func gateOpened(e *Event, to stateKind) bool {
 func (t *tracker) apply(e *Event, from, to stateKind, toStep string) {
 	t.link(e)
 	self := e.From == e.To && e.Outcome == OutcomeRetry
+	t.retryAt = time.Time{}
 	switch {
 	case gateOpened(e, to):
 		// The same attempt goes on.
@@ -226,6 +241,7 @@ func (t *tracker) apply(e *Event, from, to stateKind, toStep string) {
 		// next attempt, and why the last one failed.
 		t.attempt = e.Attempt + 1
 		t.lastErr = e.Error
+		t.retryAt = e.RetryAt
 	case to == kindRunning && from == kindWaiting && t.attempt > 0:
 		// The attempt a retry waited for runs.
 	case to == kindRunning || to == kindRollback:
@@ -294,6 +310,7 @@ func (t *tracker) status() Status {
 	st := Status{Machine: t.machine, Step: t.steps.Step, Attempt: t.attempt, Snapshot: t.snap, Wait: t.wait, Branches: slices.Clone(t.branches),
 		Parent: t.parent, Children: slices.Clone(t.children)}
 	st.State = t.kind.runState(t.machine)
+	st.RetryAt = t.retryAt
 	switch {
 	case t.before != "":
 		// A step's outcome routed the run to fail, which the history

@@ -185,10 +185,15 @@ func TestStatusRetrying(t *testing.T) {
 		if st.Retrying != want || (want && st.Err != errBoom.Error()) {
 			t.Errorf("after event %d (%s -> %s, %s): retrying %v, error %q; want retrying %v", e.Seq, e.From, e.To, e.Outcome, st.Retrying, st.Err, want)
 		}
+		// In the backoff, the status says when the next attempt starts:
+		// the time the retry recorded, past the retry's own.
+		if want && (!st.RetryAt.Equal(e.RetryAt) || !st.RetryAt.After(e.Time)) || !want && !st.RetryAt.IsZero() {
+			t.Errorf("after event %d (%s -> %s, %s at %v): retry at %v, want %v", e.Seq, e.From, e.To, e.Outcome, e.Time, st.RetryAt, e.RetryAt)
+		}
 	}
 	last, _ := runtime.Replay(h)
-	if !retried || last.State != runtime.StateFailed || last.Retrying || last.Err != "step A: boom" {
-		t.Errorf("retried %v; the end: %s, retrying %v, error %q; want failed, not retrying, the cause", retried, last.State, last.Retrying, last.Err)
+	if !retried || last.State != runtime.StateFailed || last.Retrying || last.Err != "step A: boom" || !last.RetryAt.IsZero() {
+		t.Errorf("retried %v; the end: %s, retrying %v (at %v), error %q; want failed, not retrying, the cause", retried, last.State, last.Retrying, last.RetryAt, last.Err)
 	}
 }
 

@@ -211,7 +211,8 @@
 // ("next page: -cursor CURSOR"): the cursor GET /runs answers as
 // next_cursor, so that either continues the other's pages. History prints the timeline of one run: each
 // event's time, sequence number, step, transition, attempt, outcome and
-// error, then the run's state, what a waiting run waits for and until when
+// error, then the run's state, when the next attempt of a run in a retry's
+// backoff starts, what a waiting run waits for and until when
 // (a sleep's wake-up time, an await's event, a call's child run, the
 // deadline) and whether an abort is pending; with -json,
 // the events in full, state snapshots included. Inbox lists the messages a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -15,10 +16,13 @@ import (
 	"github.com/flowgen/flowgen/runtime/store"
 )
 
-// flakyFlows: Flaky's step Reserve is tried three times.
+// flakyFlows: Flaky's step Reserve is tried three times; SlowFlaky's
+// too, an hour after its first attempt fails.
 const flakyFlows = `{"version": 1, "flows": [
  {"name": "Flaky", "steps": [
-  {"name": "Reserve", "action": {"kind": "rpc", "service": "stock", "endpoint": "Stock.Flaky"}, "retry": {"attempts": 3, "initial": "10ms"}, "irreversible": true}]}
+  {"name": "Reserve", "action": {"kind": "rpc", "service": "stock", "endpoint": "Stock.Flaky"}, "retry": {"attempts": 3, "initial": "10ms"}, "irreversible": true}]},
+ {"name": "SlowFlaky", "steps": [
+  {"name": "Reserve", "action": {"kind": "rpc", "service": "stock", "endpoint": "Stock.Flaky"}, "retry": {"attempts": 3, "initial": "1h", "jitter": "none"}, "irreversible": true}]}
 ]}`
 
 // A run whose step failed an attempt and tries again is fine: its head
@@ -27,19 +31,7 @@ const flakyFlows = `{"version": 1, "flows": [
 // good, the run's error is red and the note is gone.
 func TestBrowserRetryIsNoError(t *testing.T) {
 	caller, fail := flakyStock(t)
-	e, err := engine.New(engine.Options{Store: store.NewMemory(), Caller: caller})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ds, err := e.LoadFlows("flaky.json", []byte(flakyFlows)); err != nil {
-		t.Fatalf("%v\n%v", err, ds)
-	}
-	url := serve(t, e)
-	ctx := browser(t)
-	id, err := e.StartRun(context.Background(), "Flaky", json.RawMessage(`{}`), "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, url, ctx, id := startFlaky(t, caller, "flaky.json", flakyFlows, "Flaky")
 
 	run(t, ctx, "the retry", chromedp.Navigate(url+"/ui/#/run/"+id),
 		chromedp.WaitReady(chromedp.CSS("#live.on")),
@@ -75,7 +67,7 @@ func TestBrowserRetryIsNoError(t *testing.T) {
 	if got := get(t, ctx, "the error", textOf("#run-error")); !strings.Contains(got, "no stock") {
 		t.Errorf("the failed run's error reads %q", got)
 	}
-	if note := get(t, ctx, "no note", chromedp.Evaluate[bool](`document.querySelector("#run-retry") !== null`)); note {
+	if note := get(t, ctx, "no note", chromedp.Evaluate[bool](`document.querySelector("#run-retry, #run-retry-at") !== null`)); note {
 		t.Error("a failed run still reads as retrying")
 	}
 	// The last attempt's row, which failed the step, is red.
@@ -83,37 +75,60 @@ func TestBrowserRetryIsNoError(t *testing.T) {
 	shot(t, ctx, "2-failed")
 }
 
-// flakyBlockFlows: branch Hold of block Prepare is tried three times, while
+// A run in a retry's backoff says when its next attempt starts: the time
+// its retry recorded (runtime.Status.RetryAt) and how far off it is, "in
+// 59 min 59 s". The head said only that the step tries again: an attempt
+// a second away read as one an hour away.
+func TestBrowserRetrySaysWhen(t *testing.T) {
+	caller, _ := flakyStock(t)
+	e, url, ctx, id := startFlaky(t, caller, "flaky.json", flakyFlows, "SlowFlaky")
+	run(t, ctx, "the backoff", chromedp.Navigate(url+"/ui/#/run/"+id),
+		chromedp.WaitReady(chromedp.CSS("#live.on")),
+		chromedp.WaitVisible(chromedp.CSS("#run-retry-at")),
+	)
+	st, err := e.Status(context.Background(), id)
+	if err != nil || st.RetryAt.IsZero() {
+		t.Fatalf("the status in the backoff: retry at %v, %v", st.RetryAt, err)
+	}
+	at := regexp.QuoteMeta(st.RetryAt.UTC().Format("2006-01-02 15:04:05.000") + " UTC")
+	want := regexp.MustCompile(`^attempt 2 at ` + at + ` \((in 59 min \d+ s|in 1 h 0 min)\)$`)
+	if got := get(t, ctx, "the next attempt", textOf("#run-retry-at")); !want.MatchString(got) {
+		t.Errorf("the next attempt reads %q, want %s", got, want)
+	}
+	shot(t, ctx, "3-retrying-in-an-hour")
+}
+
+// flakyBlockFlows: branch Hold of block Prepare is tried three times, 10
+// ms after a failed attempt (FlakyBlock) or at once (EagerBlock), while
 // branch Take waits.
 const flakyBlockFlows = `{"version": 1, "flows": [
  {"name": "FlakyBlock", "steps": [
   {"name": "Prepare", "parallel": {"branches": [
    {"name": "Hold", "action": {"kind": "rpc", "service": "stock", "endpoint": "Stock.Flaky"}, "retry": {"attempts": 3, "initial": "10ms"}, "irreversible": true},
+   {"name": "Take", "action": {"kind": "rpc", "service": "stock", "endpoint": "Stock.Take"}, "irreversible": true}]}}]},
+ {"name": "EagerBlock", "steps": [
+  {"name": "Prepare", "parallel": {"branches": [
+   {"name": "Hold", "action": {"kind": "rpc", "service": "stock", "endpoint": "Stock.Flaky"}, "retry": {"attempts": 3, "initial": "0s"}, "irreversible": true},
    {"name": "Take", "action": {"kind": "rpc", "service": "stock", "endpoint": "Stock.Take"}, "irreversible": true}]}}]}
 ]}`
 
 // A branch that failed an attempt and tries again reads as a retry note in
-// the branches table, not as an error in red; once it fails for good, its
-// error is red.
+// the branches table, not as an error in red, and beneath it when its next
+// attempt starts if its retry backs off; once it fails for good, its error
+// is red.
 func TestBrowserBranchRetryIsNoError(t *testing.T) {
+	for _, flow := range []string{"FlakyBlock", "EagerBlock"} {
+		t.Run(flow, func(t *testing.T) { testBranchRetryIsNoError(t, flow) })
+	}
+}
+
+func testBranchRetryIsNoError(t *testing.T, flow string) {
 	caller, fail := flakyStock(t)
 	caller.Handle("stock", "Stock.Take", func(ctx context.Context, _ json.RawMessage) (any, error) {
 		<-ctx.Done() // cancelled when Hold fails
 		return nil, ctx.Err()
 	})
-	e, err := engine.New(engine.Options{Store: store.NewMemory(), Caller: caller})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ds, err := e.LoadFlows("flakyblock.json", []byte(flakyBlockFlows)); err != nil {
-		t.Fatalf("%v\n%v", err, ds)
-	}
-	url := serve(t, e)
-	ctx := browser(t)
-	id, err := e.StartRun(context.Background(), "FlakyBlock", json.RawMessage(`{}`), "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, url, ctx, id := startFlaky(t, caller, "flakyblock.json", flakyBlockFlows, flow)
 
 	const holdError = `#run-branches tr[data-branch="Hold"] + tr.branch-error td`
 	run(t, ctx, "the branch's retry", chromedp.Navigate(url+"/ui/#/run/"+id),
@@ -125,6 +140,17 @@ func TestBrowserBranchRetryIsNoError(t *testing.T) {
 	}
 	if red := get(t, ctx, "no error", chromedp.Evaluate[bool](`document.querySelector("#run-branches .error, #run-error") !== null`)); red {
 		t.Error("a branch retrying shows an error in red")
+	}
+	// Beneath it, when the branch's next attempt starts (Branch.RetryAt):
+	// 10 ms after its retry, so it is due, or a second off at most; a
+	// retry at once says nothing of it.
+	const holdNext = `#run-branches tr[data-branch="Hold"] + tr.branch-error + tr.branch-retry-at td`
+	want := regexp.MustCompile(`^next: attempt 2 at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} UTC \((due|in 1 s)\)$`)
+	if flow == "EagerBlock" {
+		want = regexp.MustCompile(`^$`)
+	}
+	if got := get(t, ctx, "the branch's next attempt", textOf(holdNext)); !want.MatchString(got) {
+		t.Errorf("the branch's next attempt reads %q, want %s", got, want)
 	}
 	inert(t, ctx, "the branch's retry note")
 	shot(t, ctx, "branch-1-retrying")
@@ -138,6 +164,25 @@ func TestBrowserBranchRetryIsNoError(t *testing.T) {
 		t.Errorf("the failed branch's error reads %q", got)
 	}
 	shot(t, ctx, "branch-2-failed")
+}
+
+// startFlaky starts an engine of caller with the flows of file, holding
+// flows, serves its web view to a browser, and starts a run of flow.
+func startFlaky(t *testing.T, caller *runtime.MemoryCaller, file, flows, flow string) (e *engine.Engine, url string, ctx context.Context, id string) {
+	t.Helper()
+	e, err := engine.New(engine.Options{Store: store.NewMemory(), Caller: caller})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds, err := e.LoadFlows(file, []byte(flows)); err != nil {
+		t.Fatalf("%v\n%v", err, ds)
+	}
+	url = serve(t, e)
+	ctx = browser(t)
+	if id, err = e.StartRun(context.Background(), flow, json.RawMessage(`{}`), ""); err != nil {
+		t.Fatal(err)
+	}
+	return e, url, ctx, id
 }
 
 // flakyStock is a caller whose Stock.Flaky fails its first call (retryable,

@@ -134,7 +134,8 @@ var historyVerb = &verb{
 	summary: `History prints the timeline of one run from a durable store: for each event
 its time, sequence number, step, transition (from -> to), attempt, outcome
 and error (its first line; -json has all of it, and the state snapshot);
-then the run's state, what it waits for and until when if it waits (a
+then the run's state, when its next attempt starts if it is in a retry's
+backoff, what it waits for and until when if it waits (a
 sleep's wake-up time, an await's event, a call's child run, and the
 deadline), whether an abort accepted waits for the run to take it, its
 parent run if a call started it, and the child runs its calls started.`,
@@ -218,6 +219,9 @@ parent run if a call started it, and the child runs its calls started.`,
 				if s, err := runtime.Replay(h); err == nil {
 					fmt.Fprintf(e.stdout, "\nrun %s (flow %s) is %s after %d events, %s\n", shown(s.RunID), s.Flow, s.State, len(h),
 						h[len(h)-1].Time.Sub(h[0].Time).Round(time.Microsecond))
+					if !s.RetryAt.IsZero() {
+						fmt.Fprintln(e.stdout, retryLine(s))
+					}
 					if s.Wait != nil {
 						fmt.Fprintln(e.stdout, waitLine(s.Step, s.Wait))
 					}
@@ -237,6 +241,16 @@ parent run if a call started it, and the child runs its calls started.`,
 			return exitOK
 		}
 	},
+}
+
+// retryLine says when the next attempt of a run in a retry's backoff
+// starts (runtime.Status.RetryAt): of its step, or of the step's rollback.
+func retryLine(s runtime.Status) string {
+	what := "step " + s.Step
+	if _, phase, _ := runtime.ParseMachineState(s.Machine); phase == runtime.PhaseRollback {
+		what = "the rollback of step " + s.Step
+	}
+	return fmt.Sprintf("%s tries again: attempt %d at %s", what, s.Attempt, s.RetryAt.Format(timeLayout))
 }
 
 // waitLine says what a waiting run's step waits for, and until when, as

@@ -331,6 +331,51 @@ func TestHistoryWaiting(t *testing.T) {
 	}
 }
 
+// A run in a retry's backoff says, after its state, when its next
+// attempt starts, as its retry recorded it (runtime.Status.RetryAt); a
+// rollback's retry says it is the rollback's. The history said only that
+// the run was running.
+func TestHistoryRetryAt(t *testing.T) {
+	dir, st := newStore(t)
+	t0 := time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
+	for run, events := range map[string][]runtime.Event{
+		"step": {
+			{From: "pending", To: "Charge:running"},
+			{From: "Charge:running", To: "Charge:running", Attempt: 1, Outcome: "retry", Error: "busy", RetryAt: t0.Add(90 * time.Second)},
+		},
+		"rollback": {
+			{From: "pending", To: "Charge:running"},
+			{From: "Charge:running", To: "Ship:running", Attempt: 1, Outcome: "ok"},
+			{From: "Ship:running", To: "failing", Step: "Ship", Attempt: 1, Outcome: "error", Error: "no parcel"},
+			{From: "failing", To: "Charge:rollback"},
+			{From: "Charge:rollback", To: "Charge:rollback", Attempt: 1, Outcome: "retry", Error: "bank down", RetryAt: t0.Add(time.Hour)},
+		},
+	} {
+		for i, e := range events {
+			e.RunID, e.Seq, e.Time, e.Flow, e.State = run, uint64(i+1), t0, "Settle", json.RawMessage(`{}`)
+			if e.Step == "" {
+				e.Step = "Charge"
+			}
+			if err := st.Emit(context.Background(), e); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	st.Close()
+	for run, want := range map[string]string{
+		"step":     "is running after 2 events, 0s\nstep Charge tries again: attempt 2 at 2026-05-04T10:01:30.000Z\n",
+		"rollback": "is rolling_back after 5 events, 0s\nthe rollback of step Charge tries again: attempt 2 at 2026-05-04T11:00:00.000Z\n",
+	} {
+		code, out, errOut := runMain("history", "-store", dir, run)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", run, code, errOut)
+		}
+		if !strings.Contains(out, want) {
+			t.Errorf("history of %s, want %q:\n%s", run, want, out)
+		}
+	}
+}
+
 // failingWriter fails every write, as stdout on a full disk does.
 type failingWriter struct{}
 

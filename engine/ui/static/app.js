@@ -57,6 +57,30 @@
     if (isNaN(d)) return t;
     return d.toISOString().replace("T", " ").replace("Z", "").slice(0, 23) + " UTC";
   }
+  // fromNow says how far time t is from now, on the browser's clock:
+  // "in 12 s", "in 4 min 5 s", "in 2 h 5 min", or "due" once it passed.
+  // An element of class "until" with t in data-at counts down (a tick a
+  // second, below): a run in a retry's backoff records no event until
+  // its attempt ends, so nothing else would redraw it.
+  function fromNow(t) {
+    var s = Math.ceil((new Date(t) - Date.now()) / 1000);
+    if (!(s > 0)) return "due";
+    if (s < 60) return "in " + s + " s";
+    if (s < 3600) return "in " + Math.floor(s / 60) + " min " + s % 60 + " s";
+    return "in " + Math.floor(s / 3600) + " h " + Math.floor(s % 3600 / 60) + " min";
+  }
+  function until(t) { return el("span", { "class": "until", "data-at": t, text: "(" + fromNow(t) + ")" }); }
+  setInterval(function () {
+    Array.prototype.forEach.call(document.querySelectorAll(".until[data-at]"), function (e) { setText(e, "(" + fromNow(e.getAttribute("data-at")) + ")"); });
+  }, 1000);
+  // nextAttempt says when the next attempt of a step, a branch or a
+  // rollback in a retry's backoff starts (runtime.Status.RetryAt,
+  // Branch.RetryAt: the time its retry recorded), or nothing when it
+  // does not back off.
+  function nextAttempt(attempt, at) {
+    if (!at || !fmtTime(at)) return "";
+    return el("span", null, ["attempt " + attempt + " at " + fmtTime(at) + " ", until(at)]);
+  }
   // filterTime reads a time of GET /runs's ?since= or ?until= as the API
   // does (engine's moreFilters: Go's time.Parse with time.RFC3339Nano),
   // as a Date, or null for one the API refuses with 400. new Date is
@@ -1224,6 +1248,12 @@
       // the abort's row. One a rollback adds to it (compensation_failed)
       // is red.
       else row("Error", st.error ? el("span", { "class": isAbortError(st.error) ? "muted" : "error", id: "run-error", text: st.error }) : "");
+      // When the attempt after the retry starts, its backoff over: that of
+      // the step, or of a rollback (whose retry is no "Retrying": the
+      // run's error is its cause then).
+      var next = nextAttempt(st.attempt, st.retry_at);
+      if (next) next.id = "run-retry-at";
+      row("Next attempt", next);
       if (shownDl) patchKids(shownDl, dl); else head.appendChild(dl);
       head.setAttribute("data-state", st.state);
       // An abort accepted that the run has yet to take (its step in
@@ -1318,6 +1348,9 @@
           if (b.error && !b.outcome && !b.cancelled && !b.interrupted) rows.push(el("tr", { "class": "branch-error" }, [el("td", { colspan: "3", "class": "retry-note",
             text: "attempt " + (b.attempt - 1) + " failed; the branch tries again: " + b.error })]));
           else if (b.error) rows.push(el("tr", { "class": "branch-error" }, [el("td", { colspan: "3", "class": b.cancelled || b.interrupted ? "muted" : "error", text: b.error })]));
+          // Beneath, when its next attempt starts, its retry backing off.
+          var bNext = !b.outcome && nextAttempt(b.attempt, b.retry_at);
+          if (bNext) rows.push(el("tr", { "class": "branch-retry-at" }, [el("td", { colspan: "3", "class": "muted" }, ["next: ", bNext])]));
         });
         branches.appendChild(el("table", { "class": "branches" }, [
           el("thead", null, [el("tr", null, ["Branch", "Machine", "Outcome"].map(function (h) { return el("th", { text: h }); }))]),
