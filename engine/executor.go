@@ -251,6 +251,12 @@ func (e *Engine) publishToExecutor(ctx context.Context, m Message) (Published, e
 		}
 	}
 	e.mu.Unlock()
+	if len(starts) == 0 && len(awaiting) == 0 {
+		// The executor keeps an event only for the flows named here (an
+		// inbox of each awaiting one): nothing would keep this one, and
+		// a 2xx is only for what is kept.
+		return Published{}, noConsumerError(m)
+	}
 	slices.SortFunc(awaiting, func(a, b ExecFlow) int { return strings.Compare(a.Name, b.Name) })
 	return e.opts.Executor.Publish(ctx, m, starts, awaiting)
 }
