@@ -340,6 +340,12 @@ func New(opts Options) (*Engine, error) {
 		// Publish steps' events take the engine's door, the executor's.
 		pub.publish = func(ctx context.Context, m Message) error {
 			_, err := e.PublishEvent(ctx, m)
+			if errors.Is(err, ErrNoConsumer) {
+				// A flow's own event that no flow consumes goes nowhere,
+				// as the in-process broker drops it: the step did its
+				// part. Only a client's event (POST /events) is told so.
+				return nil
+			}
 			return err
 		}
 	}
