@@ -223,11 +223,13 @@ func (e *Engine) enterPublish() bool {
 }
 
 // ErrNoConsumer: no flow of the engine consumes the event's topic/event
-// (no event trigger on it, no await of it), and its broker is the
-// in-process one, which has no other consumers: it was dropped, counted as
-// that broker counts the messages it drops (BrokerStats.Dropped), and
-// nothing else changed (HTTP 404). Post it again once a flow that
-// consumes it is defined.
+// (no event trigger on it, no await of it), and nothing else would: the
+// engine's broker is the in-process one, which has no other consumers,
+// or its Executor, which keeps an event only for the flows it is given.
+// It was dropped (with the in-process broker, counted as that broker
+// counts the messages it drops: BrokerStats.Dropped), and nothing else
+// changed (HTTP 404). Post it again once a flow that consumes it is
+// defined.
 var ErrNoConsumer = errors.New("engine: no flow consumes this topic and event")
 
 // noConsumerError is the error of publishing m, which no flow consumes.
