@@ -237,14 +237,21 @@ func readSource(path string) ([]byte, error) {
 	if st, err := f.Stat(); err != nil || st.Mode().IsRegular() || st.IsDir() {
 		return io.ReadAll(f) // a directory: "read PATH: is a directory"
 	}
-	src, err := io.ReadAll(io.LimitReader(f, parser.MaxFileSize+1))
+	src, err := readBounded(f)
 	if err != nil {
 		return nil, &os.PathError{Op: "read", Path: path, Err: err}
 	}
-	if len(src) > parser.MaxFileSize {
-		return nil, &os.PathError{Op: "read", Path: path, Err: fmt.Errorf("more than %d MiB, the most a source may hold", parser.MaxFileSize>>20)}
-	}
 	return src, nil
+}
+
+// readBounded reads a source from r, at most parser.MaxFileSize bytes:
+// more is an error, not a source cut short.
+func readBounded(r io.Reader) ([]byte, error) {
+	src, err := io.ReadAll(io.LimitReader(r, parser.MaxFileSize+1))
+	if err == nil && len(src) > parser.MaxFileSize {
+		err = fmt.Errorf("more than %d MiB, the most a source may hold", parser.MaxFileSize>>20)
+	}
+	return src, err
 }
 
 // stdinName names standard input in diagnostics, as gofmt does.
@@ -257,10 +264,7 @@ func (e *env) readStdin() (*input, bool) {
 	if in == nil {
 		in = strings.NewReader("")
 	}
-	src, err := io.ReadAll(io.LimitReader(in, parser.MaxFileSize+1))
-	if err == nil && len(src) > parser.MaxFileSize {
-		err = fmt.Errorf("more than %d MiB, the most a source may hold", parser.MaxFileSize>>20)
-	}
+	src, err := readBounded(in)
 	if err != nil {
 		e.printUnread(diag.List{diag.Errorf(diag.Range{Start: diag.Pos{File: stdinName}}, "read", "read %s: %s", stdinName, err)})
 		return nil, false
